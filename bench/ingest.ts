@@ -1,0 +1,158 @@
+/**
+ * Ingest benchmark: `kiln import` of the whole shared Synthea set (about 36,000
+ * resources) into a fresh database, with full validation, search indexing and
+ * Provenance, against two baselines measured in the same run:
+ * - read + gunzip + JSON.parse of every file (the floor of any import);
+ * - a raw better-sqlite3 insert of the same resources as JSON text, one transaction per
+ *   file, without any FHIR work (what storage alone costs).
+ *
+ *   node --import tsx bench/ingest.ts [--engine sqlite|postgres] [--data DIR]
+ *
+ * PostgreSQL uses KILN_BENCH_DATABASE_URL (or KILN_TEST_DATABASE_URL), in a schema of its
+ * own that is dropped afterwards. Target: >= 10,000 resources/s on SQLite, memory flat.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import BetterSqlite3 from 'better-sqlite3';
+import knexFactory from 'knex';
+import { createApp } from '../server/app.js';
+import { loadConfig } from '../server/config.js';
+import { connect, type Database } from '../server/db/connect.js';
+import { importPaths } from '../server/import/importer.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MB = 1024 * 1024;
+
+interface Fresh {
+  db: Database;
+  label: string;
+  drop(): Promise<void>;
+}
+
+async function freshDatabase(engine: string): Promise<Fresh> {
+  if (engine === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-'));
+    const db = connect(`sqlite:${join(dir, 'kiln.sqlite')}`);
+    return { db, label: 'sqlite (WAL, file in tmpdir)', drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const url = process.env.KILN_BENCH_DATABASE_URL ?? process.env.KILN_TEST_DATABASE_URL;
+  if (!url) throw new Error('--engine postgres needs KILN_BENCH_DATABASE_URL or KILN_TEST_DATABASE_URL');
+  const schema = `kiln_bench_${randomBytes(4).toString('hex')}`;
+  const admin = knexFactory({ client: 'pg', connection: url });
+  await admin.raw(`create schema "${schema}"`);
+  const db = connect(url, { schema });
+  const drop = async () => {
+    await admin.raw(`drop schema "${schema}" cascade`);
+    await admin.destroy();
+  };
+  return { db, label: `postgres (schema ${schema})`, drop };
+}
+
+/** Samples RSS while the import runs, to show whether memory stays flat. */
+function rssSampler(): { stop(): number[] } {
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(process.memoryUsage().rss), 250);
+  return { stop: () => (clearInterval(timer), samples) };
+}
+
+async function benchImport(engine: string, data: string) {
+  const fresh = await freshDatabase(engine);
+  const config = loadConfig({ ...process.env, KILN_LOG_LEVEL: 'warn' });
+  const app = await createApp(config, { db: fresh.db });
+  const sampler = rssSampler();
+  const started = process.hrtime.bigint();
+  const summary = await importPaths(app, [data], { autoProvenance: config.autoProvenance });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const samples = sampler.stop();
+  const peakRss = process.resourceUsage().maxRSS * 1024;
+  await app.close();
+  await fresh.db.close();
+  await fresh.drop();
+  return { summary, seconds, samples, peakRss, label: fresh.label };
+}
+
+function files(data: string): string[] {
+  return readdirSync(data)
+    .filter((f) => f.endsWith('.json') || f.endsWith('.json.gz'))
+    .sort()
+    .map((f) => join(data, f));
+}
+
+function readBundle(path: string): { text: string; bundle: { entry: { resource: { resourceType: string; id: string } }[] } } {
+  const raw = readFileSync(path);
+  const text = (path.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+  return { text, bundle: JSON.parse(text) };
+}
+
+/** Baseline 1: read, gunzip and parse every file, nothing else. */
+function benchParse(paths: string[]) {
+  const started = process.hrtime.bigint();
+  let resources = 0;
+  let bytes = 0;
+  for (const p of paths) {
+    const { text, bundle } = readBundle(p);
+    bytes += text.length;
+    resources += bundle.entry.length;
+  }
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, resources, bytes };
+}
+
+/** Baseline 2: the same JSON into one better-sqlite3 table, one transaction per file, no FHIR work. */
+function benchRawSqlite(paths: string[]) {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-raw-'));
+  const db = new BetterSqlite3(join(dir, 'raw.sqlite'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('create table resources (resource_type text not null, id text not null, content text not null, primary key (resource_type, id))');
+  const insert = db.prepare('insert or replace into resources values (?, ?, ?)');
+  const started = process.hrtime.bigint();
+  let resources = 0;
+  for (const p of paths) {
+    const { bundle } = readBundle(p);
+    db.transaction(() => {
+      for (const { resource } of bundle.entry) insert.run(resource.resourceType, resource.id, JSON.stringify(resource));
+    })();
+    resources += bundle.entry.length;
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { seconds, resources };
+}
+
+const rate = (n: number, s: number) => `${Math.round(n / s).toLocaleString('en-US')}/s`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { engine: { type: 'string', default: 'sqlite' }, data: { type: 'string' } } });
+  const engine = values.engine as string;
+  if (engine !== 'sqlite' && engine !== 'postgres') throw new Error('--engine must be sqlite or postgres');
+  const data = values.data ?? join(ROOT, '..', 'shared', 'data', 'synthea-r4');
+  const paths = files(data);
+  const gz = paths.reduce((n, p) => n + statSync(p).size, 0);
+
+  // The import first, so that its peak RSS is not the baselines'.
+  const run = await benchImport(engine, data);
+  const parse = benchParse(paths);
+  const raw = benchRawSqlite(paths);
+
+  const { summary, seconds } = run;
+  console.log(`data:     ${data}: ${paths.length} files, ${(gz / MB).toFixed(1)} MB on disk, ${(parse.bytes / MB).toFixed(1)} MB JSON, ${parse.resources} resources`);
+  console.log(`engine:   ${run.label}`);
+  console.log(
+    `import:   ${summary.resources} resources (${summary.written} new versions, ${summary.failed.length} failed files) in ${seconds.toFixed(2)} s = ${rate(summary.resources, seconds)}`,
+  );
+  console.log(`memory:   peak RSS ${(run.peakRss / MB).toFixed(0)} MB; RSS during the import ${(Math.min(...run.samples) / MB).toFixed(0)}..${(Math.max(...run.samples) / MB).toFixed(0)} MB (${run.samples.length} samples)`);
+  console.log(`baseline: read+gunzip+JSON.parse ${parse.seconds.toFixed(2)} s = ${rate(parse.resources, parse.seconds)}`);
+  console.log(`baseline: raw better-sqlite3 insert (parse+stringify+insert, no FHIR work) ${raw.seconds.toFixed(2)} s = ${rate(raw.resources, raw.seconds)}`);
+  console.log(`target:   10,000/s on SQLite: ${summary.resources / seconds >= 10_000 ? 'met' : 'missed'}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,17 @@
+/**
+ * Jest runs the TypeScript sources as native ES modules through ts-jest.
+ * Type checking is done once by `tsc --noEmit` (npm test runs it first), so ts-jest
+ * only transpiles (isolatedModules) and the suites start fast.
+ * @type {import('jest').Config}
+ */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
+  },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,114 @@
+import type { Bundle, BundleEntry, BundleEntryResponse } from 'fhir/r4';
+import type { FhirResponse, RequestContext } from '../context.js';
+import { FhirError, normalizeError } from '../errors.js';
+import { dispatch } from '../http/dispatch.js';
+import { parseProvenanceHeader, preferReturn } from '../parse/headers.js';
+import type { FhirRequest } from '../context.js';
+import { entryRequests, plannedIds, rewriteReferences, transactionOrder, type EntryRequest } from './entries.js';
+
+type RawEntry = Parameters<typeof entryRequests>[0][number];
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK', 201: '201 Created', 204: '204 No Content', 304: '304 Not Modified',
+  400: '400 Bad Request', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
+  409: '409 Conflict', 410: '410 Gone', 412: '412 Precondition Failed', 422: '422 Unprocessable Entity',
+};
+
+/**
+ * transaction: every entry in one database transaction, in the spec's order, with
+ * `fullUrl` references rewritten to the ids assigned; one failure undoes everything and
+ * answers with that entry's status and an OperationOutcome naming the entry.
+ * See: https://hl7.org/fhir/R4/http.html#transaction
+ */
+export async function processTransaction(bundle: { entry?: RawEntry[] }, req: FhirRequest, ctx: RequestContext): Promise<Bundle> {
+  const entries = entryRequests(bundle.entry ?? [], ctx.config.baseUrl, req.headers);
+  const ids = plannedIds(entries);
+  for (const e of entries) if (e.request.body !== undefined) rewriteReferences(e.request.body, ids);
+  const provenance = { header: parseProvenanceHeader(req), actor: ctx.actor };
+  const results = new Array<BundleEntry>(entries.length);
+  await ctx.resources.write(provenance, async (session) => {
+    const inner: RequestContext = { ...ctx, session };
+    for (const e of transactionOrder(entries)) {
+      try {
+        results[e.index] = toEntry(await dispatch(e.request, e.segments, inner), e, ctx, req);
+      } catch (err) {
+        throw atEntry(err, e.index);
+      }
+    }
+  });
+  return { resourceType: 'Bundle', type: 'transaction-response', entry: results };
+}
+
+/**
+ * batch: entries run independently, each in its own savepoint of one database
+ * transaction, so a failing entry undoes only itself and reports its own outcome, while
+ * one Provenance names everything the batch wrote.
+ * See: https://hl7.org/fhir/R4/http.html#transaction
+ */
+export async function processBatch(bundle: { entry?: RawEntry[] }, req: FhirRequest, ctx: RequestContext): Promise<Bundle> {
+  const raw = bundle.entry ?? [];
+  const results: BundleEntry[] = [];
+  const provenance = { header: parseProvenanceHeader(req), actor: ctx.actor };
+  await ctx.resources.write(provenance, async (session) => {
+    for (let i = 0; i < raw.length; i++) {
+      const before = session.targets.length;
+      try {
+        const [e] = entryRequests([raw[i]], ctx.config.baseUrl, req.headers);
+        e.index = i;
+        const out = await session.trx.transaction(async (trx) =>
+          dispatch(e.request, e.segments, { ...ctx, session: session.nested(trx) }),
+        );
+        results.push(toEntry(out, e, ctx, req));
+      } catch (err) {
+        session.targets.length = before;
+        results.push(failedEntry(atEntry(err, i)));
+      }
+    }
+  });
+  return { resourceType: 'Bundle', type: 'batch-response', entry: results };
+}
+
+function toEntry(out: FhirResponse, e: EntryRequest, ctx: RequestContext, req: FhirRequest): BundleEntry {
+  const response: BundleEntryResponse = { status: STATUS_TEXT[out.status] ?? String(out.status) };
+  const v = out.version;
+  if (v) {
+    response.etag = `W/"${v.versionId}"`;
+    response.lastModified = v.lastUpdated;
+    if (out.location || e.request.method === 'POST' || e.request.method === 'PUT') {
+      response.location = `${v.resourceType}/${v.id}/_history/${v.versionId}`;
+    }
+  }
+  const entry: BundleEntry = { response };
+  const minimal = e.request.method !== 'GET' && preferReturn(req) === 'minimal';
+  if (out.body !== undefined && !minimal && out.status !== 304) {
+    const body = typeof out.body === 'string' ? JSON.parse(out.body) : out.body;
+    if (body.resourceType === 'OperationOutcome' && e.request.method === 'DELETE') response.outcome = body;
+    else entry.resource = body;
+  }
+  if (v && entry.resource) entry.fullUrl = `${ctx.config.baseUrl}/${v.resourceType}/${v.id}`;
+  return entry;
+}
+
+/** `Patient.name[0]` in an entry is `Bundle.entry[i].resource.name[0]`. */
+function entryExpression(prefix: string, x: string): string {
+  if (x.startsWith('Bundle.entry[')) return x;
+  if (/^[A-Z][A-Za-z]*(\.|$)/.test(x)) return `${prefix}.resource${x.replace(/^[A-Z][A-Za-z]*/, '')}`;
+  return `${prefix}.resource.${x}`;
+}
+
+function failedEntry(err: FhirError | unknown): BundleEntry {
+  const { status, outcome } = normalizeError(err);
+  return { response: { status: STATUS_TEXT[status] ?? String(status), outcome } };
+}
+
+/** Points an entry's error at the entry: diagnostics and expressions gain `Bundle.entry[i]`. */
+function atEntry(err: unknown, index: number): unknown {
+  if (!(err instanceof FhirError)) return err;
+  const prefix = `Bundle.entry[${index}]`;
+  const issues = err.issues.map((i) => ({
+    ...i,
+    diagnostics: `${prefix}: ${i.diagnostics ?? ''}`,
+    expression: i.expression?.map((x) => entryExpression(prefix, x)),
+  }));
+  return new FhirError(err.status, issues, err.headers);
+}

@@ -1,0 +1,52 @@
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError } from './config.js';
+import { serve, stopOnSignals } from './main.js';
+import { seedIfEmpty } from './seed/load.js';
+
+const USAGE = `Usage: kiln <command> [options]
+
+Commands:
+  serve                         run the FHIR server (configuration from the environment)
+  import PATH...                load FHIR Bundles (.json, .json.gz) and NDJSON (.ndjson, .ndjson.gz)
+  seed [--patients N] [--seed S] write deterministic synthetic sample data
+
+See README.md for the configuration table.`;
+
+/** The `kiln` command line. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve': {
+        const config = loadConfig();
+        const running = await serve(config, (app) => seedIfEmpty(app, config));
+        stopOnSignals(running);
+        return -1;
+      }
+      case 'import': {
+        const { runImport } = await import('./import/cli.js');
+        return await runImport(rest);
+      }
+      case 'seed': {
+        const { values } = parseArgs({ args: rest, options: { patients: { type: 'string' }, seed: { type: 'string' } } });
+        const { runSeed } = await import('./seed/load.js');
+        return await runSeed(loadConfig(), { patients: Number(values.patients ?? 20), seed: Number(values.seed ?? 1) });
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        return command === undefined ? 1 : 0;
+      default:
+        console.error(`kiln: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`kiln: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Configuration: every setting, its environment variable and its default in one table,
+ * checked eagerly at start-up so a bad value stops the process with an error that names
+ * the key, instead of failing on the first request that needs it.
+ */
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Public FHIR base URL, as clients see it (used in Location headers and links). */
+  baseUrl: string;
+  /** Path part of `baseUrl`, where the FHIR API is mounted (e.g. `/fhir/r4`). */
+  basePath: string;
+  databaseUrl: string;
+  maxBodyBytes: number;
+  autoProvenance: boolean;
+  sampleData: boolean;
+  samplePatients: number;
+  logLevel: string;
+  /** Largest `_count` a client may ask for on history and search pages. */
+  maxPageSize: number;
+  defaultPageSize: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`Invalid configuration ${key}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, key: string, def: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(key, `expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(key, `expected a number from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, key: string, def: boolean): boolean {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return def;
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(key, `expected true or false, got "${raw}"`);
+}
+
+function url(key: string, raw: string): URL {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+    return u;
+  } catch {
+    throw new ConfigError(key, `expected an absolute http(s) URL, got "${raw}"`);
+  }
+}
+
+function databaseUrl(env: Env): string {
+  const raw = env.DATABASE_URL || 'sqlite:./data/kiln.sqlite';
+  if (raw.startsWith('sqlite:') || /^postgres(ql)?:\/\//.test(raw)) return raw;
+  throw new ConfigError('DATABASE_URL', `expected sqlite:PATH or postgres://..., got "${raw.replace(/\/\/[^@]*@/, '//***@')}"`);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Reads the configuration from environment variables (see the table in README.md).
+ * Throws `ConfigError` naming the first bad key.
+ */
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const port = int(env, 'PORT', 8080, 0, 65535);
+  const base = url('KILN_BASE_URL', env.KILN_BASE_URL || `http://localhost:${port}/fhir/r4`);
+  const logLevel = env.KILN_LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('KILN_LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}`);
+  const defaultPageSize = int(env, 'KILN_DEFAULT_PAGE_SIZE', 20, 1, 1000);
+  const config: Config = {
+    port,
+    host: env.HOST || '0.0.0.0',
+    baseUrl: base.href.replace(/\/+$/, ''),
+    basePath: base.pathname.replace(/\/+$/, '') || '',
+    databaseUrl: databaseUrl(env),
+    maxBodyBytes: int(env, 'KILN_MAX_BODY_BYTES', 32 * 1024 * 1024, 1024, 2 ** 31),
+    autoProvenance: bool(env, 'KILN_AUTO_PROVENANCE', true),
+    sampleData: bool(env, 'KILN_SAMPLE_DATA', true),
+    samplePatients: int(env, 'KILN_SAMPLE_PATIENTS', 20, 0, 100000),
+    logLevel,
+    maxPageSize: int(env, 'KILN_MAX_PAGE_SIZE', 1000, 1, 100000),
+    defaultPageSize,
+    ...overrides,
+  };
+  if (config.defaultPageSize > config.maxPageSize) {
+    throw new ConfigError('KILN_DEFAULT_PAGE_SIZE', `must not exceed KILN_MAX_PAGE_SIZE (${config.maxPageSize})`);
+  }
+  return config;
+}

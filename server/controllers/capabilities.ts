@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
+import type { Config } from '../config.js';
+import type { Route } from '../http/routes.js';
+import { projectRoot } from '../paths.js';
+import { resourceTypes } from '../validate/index.js';
+
+type Template = CapabilityStatement & { rest: (CapabilityStatement['rest'] & object)[number] & { resourceDefaults?: Record<string, unknown> }[] };
+
+const SYSTEM_INTERACTIONS = new Set(['transaction', 'batch', 'search-system', 'history-system']);
+
+let cached: { key: string; statement: CapabilityStatement } | undefined;
+
+/**
+ * The CapabilityStatement: the static facts of `capability.json` plus, for every
+ * resource type, exactly the interactions the route table serves.
+ * See: https://hl7.org/fhir/R4/capabilitystatement.html
+ */
+export function capabilityStatement(routes: Route[], config: Config): CapabilityStatement {
+  if (cached?.key === config.baseUrl) return cached.statement;
+  const template = JSON.parse(readFileSync(join(projectRoot(), 'capability.json'), 'utf8')) as Template;
+  const [rest] = template.rest;
+  const { resourceDefaults = {}, ...restFacts } = rest;
+  const typeInteractions = routes.filter((r) => r.path.startsWith(':type')).flatMap((r) => r.interaction);
+  const systemInteractions = routes.flatMap((r) => r.interaction).filter((i) => SYSTEM_INTERACTIONS.has(i));
+  const statement: CapabilityStatement = {
+    ...template,
+    implementation: { ...template.implementation, description: template.implementation?.description ?? 'Kiln', url: config.baseUrl },
+    rest: [
+      {
+        ...restFacts,
+        resource: resourceTypes().map(
+          (type: string) =>
+            ({
+              type,
+              ...resourceDefaults,
+              interaction: [...new Set(typeInteractions)].map((code) => ({ code })),
+            }) as CapabilityStatementRestResource,
+        ),
+        interaction: [...new Set(systemInteractions)].map((code) => ({ code: code as 'batch' })),
+      },
+    ],
+  };
+  cached = { key: config.baseUrl, statement };
+  return statement;
+}

@@ -1,0 +1,73 @@
+import type { Controller, FhirRequest, FhirResponse, RequestContext } from '../context.js';
+import type { StoredVersion } from '../db/store.js';
+import { allOk, badRequest } from '../errors.js';
+import { parseIfMatch, parseProvenanceHeader } from '../parse/headers.js';
+import type { AnyResource, ProvenanceRequest } from '../service/types.js';
+import { validateResource } from '../validate/index.js';
+
+function provenance(req: FhirRequest, ctx: RequestContext, activity: string): ProvenanceRequest {
+  return { header: parseProvenanceHeader(req), actor: ctx.actor, activity };
+}
+
+function written(status: number, version: StoredVersion, location: boolean): FhirResponse {
+  return { status, body: version.content, version, location };
+}
+
+/**
+ * create: a new resource with a server-assigned id (an id in the body is ignored, as
+ * the spec requires).
+ * See: https://hl7.org/fhir/R4/http.html#create
+ */
+export const create: Controller = async (req, ctx) => {
+  const type = req.params.type as string;
+  const body = withoutId(req.body);
+  validateResource(body, { expectedType: type });
+  const prov = provenance(req, ctx, 'CREATE');
+  const version = await ctx.resources.write(prov, (s) => ctx.resources.create(s, body as AnyResource, req.assignedId), ctx.session);
+  return written(201, version, true);
+};
+
+/**
+ * update: a new version, or update-as-create with the client's id. The body's id must
+ * equal the URL's.
+ * See: https://hl7.org/fhir/R4/http.html#update
+ */
+export const update: Controller = async (req, ctx) => {
+  const { type, id } = req.params as { type: string; id: string };
+  validateResource(req.body, { expectedType: type, expectedId: id, requireId: true });
+  const ifMatch = parseIfMatch(req);
+  const prov = provenance(req, ctx, 'UPDATE');
+  const result = await ctx.resources.write(prov, (s) => ctx.resources.update(s, req.body as AnyResource, ifMatch), ctx.session);
+  return written(result.created ? 201 : 200, result.version, true);
+};
+
+/**
+ * patch: JSON Patch (`application/json-patch+json`) on the current version.
+ * See: https://hl7.org/fhir/R4/http.html#patch
+ */
+export const patch: Controller = async (req, ctx) => {
+  const { type, id } = req.params as { type: string; id: string };
+  if (!Array.isArray(req.body)) throw badRequest('PATCH needs a JSON Patch document: an array of operations');
+  const ifMatch = parseIfMatch(req);
+  const prov = provenance(req, ctx, 'UPDATE');
+  const version = await ctx.resources.write(prov, (s) => ctx.resources.patch(s, type, id, req.body, ifMatch), ctx.session);
+  return written(200, version, false);
+};
+
+/**
+ * delete: marks the resource deleted (a new version); later reads answer 410 Gone.
+ * See: https://hl7.org/fhir/R4/http.html#delete
+ */
+export const remove: Controller = async (req, ctx) => {
+  const { type, id } = req.params as { type: string; id: string };
+  const prov = provenance(req, ctx, 'DELETE');
+  const version = await ctx.resources.write(prov, (s) => ctx.resources.delete(s, type, id), ctx.session);
+  if (!version) return { status: 204 };
+  return { status: 200, body: allOk(`Deleted ${type}/${id}`), version };
+};
+
+function withoutId(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const { id: _ignored, ...rest } = body as AnyResource;
+  return rest;
+}

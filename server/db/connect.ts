@@ -1,0 +1,69 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+
+/** The two storage engines; one schema and one query builder serve both. */
+export type Engine = 'sqlite' | 'postgres';
+
+export interface Database {
+  knex: Knex;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** PostgreSQL schema to use (tests give each suite its own). */
+  schema?: string;
+  /** Largest PostgreSQL pool size. */
+  poolMax?: number;
+}
+
+/**
+ * Opens the database named by `DATABASE_URL`: `sqlite:PATH` (better-sqlite3, WAL mode)
+ * or `postgres://...`.
+ *
+ * SQLite runs in WAL mode so readers never block the writer and another process
+ * (`kiln import` next to `kiln serve`) sees each commit at once. `synchronous=NORMAL`
+ * in WAL mode loses no committed transaction when the process dies; only a power cut
+ * may lose the last commits (see docs/operations.md). One connection per process:
+ * better-sqlite3 is synchronous, so more connections would only let two writers in
+ * the same process wait on each other while blocking the event loop.
+ */
+export function connect(databaseUrl: string, opts: ConnectOptions = {}): Database {
+  if (databaseUrl.startsWith('sqlite:')) return connectSqlite(databaseUrl.slice('sqlite:'.length));
+  return connectPostgres(databaseUrl, opts);
+}
+
+function connectSqlite(path: string): Database {
+  const filename = path === ':memory:' || path === '' ? ':memory:' : resolve(path);
+  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+  const knex = knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      idleTimeoutMillis: 2 ** 31 - 1,
+      afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        conn.pragma('journal_mode = WAL');
+        conn.pragma('synchronous = NORMAL');
+        conn.pragma('busy_timeout = 10000');
+        conn.pragma('foreign_keys = OFF');
+        conn.pragma('cache_size = -65536');
+        done(null, conn);
+      },
+    },
+  });
+  return { knex, engine: 'sqlite', close: () => knex.destroy() };
+}
+
+function connectPostgres(url: string, opts: ConnectOptions): Database {
+  const knex = knexFactory({
+    client: 'pg',
+    connection: url,
+    searchPath: opts.schema ? [opts.schema] : undefined,
+    pool: { min: 0, max: opts.poolMax ?? 10 },
+  });
+  return { knex, engine: 'postgres', close: () => knex.destroy() };
+}

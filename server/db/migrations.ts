@@ -1,0 +1,80 @@
+import type { Knex } from 'knex';
+import { createSearchTables } from '../search/schema.js';
+
+/**
+ * Schema migrations, in order. Each runs once per database, recorded by knex in
+ * `knex_migrations`; the same definitions build the SQLite and PostgreSQL schemas.
+ * Timestamps are stored as UTC ISO-8601 text with milliseconds, which sorts and
+ * compares the same way on both engines.
+ */
+const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }> = {
+  '0001_resources': {
+    async up(knex) {
+      await knex.schema.createTable('resources', (t) => {
+        t.string('resource_type', 64).notNullable();
+        t.string('id', 64).notNullable();
+        t.integer('version_id').notNullable();
+        t.string('last_updated', 24).notNullable();
+        t.boolean('deleted').notNullable().defaultTo(false);
+        t.text('content').notNullable();
+        t.primary(['resource_type', 'id']);
+        t.index(['resource_type', 'last_updated'], 'resources_type_updated');
+        // Imports resolve `urn:uuid:` references to resources loaded earlier by id alone.
+        t.index(['id'], 'resources_id');
+      });
+      await knex.schema.createTable('resource_history', (t) => {
+        t.bigIncrements('seq').primary();
+        t.string('resource_type', 64).notNullable();
+        t.string('id', 64).notNullable();
+        t.integer('version_id').notNullable();
+        t.string('last_updated', 24).notNullable();
+        t.boolean('deleted').notNullable().defaultTo(false);
+        t.string('method', 8).notNullable();
+        t.text('content').notNullable();
+        t.unique(['resource_type', 'id', 'version_id'], { indexName: 'history_version' });
+        t.index(['resource_type', 'seq'], 'history_type_seq');
+        t.index(['last_updated'], 'history_updated');
+      });
+      // The first statement of every SQLite write transaction updates this row, so the
+      // write lock is taken up front and a busy database waits instead of failing.
+      await knex.schema.createTable('kiln_lock', (t) => {
+        t.integer('id').primary();
+        t.bigInteger('n').notNullable();
+      });
+      await knex('kiln_lock').insert({ id: 1, n: 0 });
+      await createSearchTables(knex);
+    },
+    async down(knex) {
+      for (const t of ['kiln_lock', 'resource_history', 'resources']) await knex.schema.dropTableIfExists(t);
+    },
+  },
+};
+
+const source: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name],
+};
+
+/**
+ * Brings the schema up to date. Several processes may start at once on one PostgreSQL
+ * database: the one that holds knex's migration lock runs them, the others wait for it.
+ */
+export async function migrate(knex: Knex): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await knex.migrate.latest({ migrationSource: source });
+      return;
+    } catch (err) {
+      const locked = err instanceof Error && err.name === 'MigrationLocked';
+      if (!locked || attempt > 100) throw err;
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+    }
+  }
+}
+
+/** True when every known migration has run (for `/readyz`). */
+export async function migrationsDone(knex: Knex): Promise<boolean> {
+  const [, pending] = (await knex.migrate.list({ migrationSource: source })) as [unknown[], unknown[]];
+  return pending.length === 0;
+}

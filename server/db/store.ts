@@ -1,0 +1,161 @@
+import type { Knex } from 'knex';
+import type { Engine } from './connect.js';
+
+/** One stored version of a resource, as kept in `resources` and `resource_history`. */
+export interface StoredVersion {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  /** UTC instant with milliseconds, `YYYY-MM-DDTHH:mm:ss.sssZ`. */
+  lastUpdated: string;
+  deleted: boolean;
+  /** The resource's JSON text, `meta.versionId` and `meta.lastUpdated` included. */
+  content: string;
+}
+
+export interface HistoryVersion extends StoredVersion {
+  seq: number;
+  method: string;
+}
+
+/** A version about to be written; `method` is the HTTP verb that made it. */
+export interface NewVersion extends StoredVersion {
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+}
+
+export type Executor = Knex | Knex.Transaction;
+
+export interface HistoryQuery {
+  resourceType?: string;
+  id?: string;
+  /** Only versions updated at or after this instant. */
+  since?: string;
+  /** Only versions current at some time within [start, end]. */
+  at?: { start: string; end: string };
+  /** Keyset cursor: only versions with a smaller sequence number. */
+  beforeSeq?: number;
+  count: number;
+}
+
+interface Row {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  last_updated: string;
+  deleted: boolean | number;
+  content: string;
+  seq?: number | string;
+  method?: string;
+}
+
+const COLUMNS = ['resource_type', 'id', 'version_id', 'last_updated', 'deleted', 'content'];
+
+function fromRow(r: Row): StoredVersion {
+  return {
+    resourceType: r.resource_type,
+    id: r.id,
+    versionId: Number(r.version_id),
+    lastUpdated: r.last_updated,
+    deleted: Boolean(r.deleted),
+    content: r.content,
+  };
+}
+
+function toRow(v: StoredVersion) {
+  return {
+    resource_type: v.resourceType,
+    id: v.id,
+    version_id: v.versionId,
+    last_updated: v.lastUpdated,
+    deleted: v.deleted,
+    content: v.content,
+  };
+}
+
+/** Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits. */
+const CHUNK = 500;
+
+/**
+ * The resource tables: current versions in `resources`, every version in
+ * `resource_history`. Knows SQL, not FHIR; the service layer decides what to write.
+ */
+export class ResourceStore {
+  constructor(private readonly engine: Engine) {}
+
+  /** The current version (possibly a deletion), or undefined when the id was never used. */
+  async read(db: Executor, resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    const row = await db('resources').select(COLUMNS).where({ resource_type: resourceType, id }).first();
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** Like `read`, inside a write transaction; on PostgreSQL it locks the row until commit. */
+  async readForUpdate(trx: Knex.Transaction, resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    const q = trx('resources').select(COLUMNS).where({ resource_type: resourceType, id });
+    const row = await (this.engine === 'postgres' ? q.forUpdate() : q).first();
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** Current versions of many resources at once, keyed `Type/id`. */
+  async readMany(db: Executor, keys: { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>> {
+    const out = new Map<string, StoredVersion>();
+    const byType = new Map<string, string[]>();
+    for (const k of keys) byType.set(k.resourceType, [...(byType.get(k.resourceType) ?? []), k.id]);
+    for (const [type, ids] of byType) {
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const rows: Row[] = await db('resources')
+          .select(COLUMNS)
+          .where('resource_type', type)
+          .whereIn('id', ids.slice(i, i + CHUNK));
+        for (const r of rows) out.set(`${r.resource_type}/${r.id}`, fromRow(r));
+      }
+    }
+    return out;
+  }
+
+  /** One historical version, or undefined. */
+  async vread(db: Executor, resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
+    const row = await db('resource_history')
+      .select(COLUMNS)
+      .where({ resource_type: resourceType, id, version_id: versionId })
+      .first();
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** Appends versions to the history and makes them current, in multi-row statements. */
+  async write(trx: Knex.Transaction, versions: NewVersion[]): Promise<void> {
+    for (let i = 0; i < versions.length; i += CHUNK) {
+      const chunk = versions.slice(i, i + CHUNK);
+      await trx('resource_history').insert(chunk.map((v) => ({ ...toRow(v), method: v.method })));
+      await trx('resources')
+        .insert(chunk.map(toRow))
+        .onConflict(['resource_type', 'id'])
+        .merge(['version_id', 'last_updated', 'deleted', 'content']);
+    }
+  }
+
+  /**
+   * Versions newest first, for the history interactions (instance, type, system).
+   * See: https://hl7.org/fhir/R4/http.html#history
+   */
+  async history(db: Executor, q: HistoryQuery): Promise<HistoryVersion[]> {
+    const query = db('resource_history as h')
+      .select([...COLUMNS.map((c) => `h.${c}`), 'h.seq', 'h.method'])
+      .orderBy('h.seq', 'desc')
+      .limit(q.count);
+    if (q.resourceType) query.where('h.resource_type', q.resourceType);
+    if (q.id) query.where('h.id', q.id);
+    if (q.since) query.where('h.last_updated', '>=', q.since);
+    if (q.beforeSeq !== undefined) query.where('h.seq', '<', q.beforeSeq);
+    if (q.at) {
+      const { start, end } = q.at;
+      query.where('h.last_updated', '<=', end).whereNotExists(function superseded() {
+        this.select(db.raw('1'))
+          .from('resource_history as n')
+          .whereRaw('n.resource_type = h.resource_type and n.id = h.id and n.version_id = h.version_id + 1')
+          .where('n.last_updated', '<=', start);
+      });
+    }
+    const rows: Row[] = await query;
+    return rows.map((r) => ({ ...fromRow(r), seq: Number(r.seq), method: r.method ?? 'PUT' }));
+  }
+}

@@ -1,0 +1,27 @@
+import type { Knex } from 'knex';
+import { conflict } from '../errors.js';
+import type { Database } from './connect.js';
+
+/**
+ * Runs `fn` in one database transaction: everything it writes commits together or not
+ * at all. On SQLite the first statement takes the write lock (see `kiln_lock`), so a
+ * second process that is writing makes this one wait (busy_timeout) rather than fail
+ * half-way with SQLITE_BUSY. A PostgreSQL unique violation (two requests creating the
+ * same version at once) is a 409 the client may retry.
+ */
+export async function inTransaction<T>(db: Database, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  try {
+    return await db.knex.transaction(async (trx) => {
+      if (db.engine === 'sqlite') await trx.raw('update kiln_lock set n = n + 1 where id = 1');
+      return fn(trx);
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw conflict('A concurrent write changed this resource; retry the request');
+    throw err;
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string } | undefined;
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

@@ -1,0 +1,93 @@
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createGunzip, gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { ImportUsageError, type FileFormat, type ImportFile } from './types.js';
+
+/**
+ * Finding and reading import files. Bundles are read whole (one file at a time; they
+ * are a few MB at most), NDJSON is streamed line by line because a bulk data export
+ * file may be far larger than memory.
+ *
+ * See: https://hl7.org/fhir/R4/nd-json.html and https://hl7.org/fhir/uv/bulkdata/
+ */
+
+const gunzipAsync = promisify(gunzip);
+
+/** The file names `kiln import` reads; a folder's other files are not import files and are skipped. */
+const SUFFIXES: { suffix: string; format: FileFormat; gzip: boolean }[] = [
+  { suffix: '.ndjson.gz', format: 'ndjson', gzip: true },
+  { suffix: '.ndjson', format: 'ndjson', gzip: false },
+  { suffix: '.json.gz', format: 'bundle', gzip: true },
+  { suffix: '.json', format: 'bundle', gzip: false },
+];
+
+/** The format of a file, from its name; undefined when it is not an import file. */
+export function formatOf(path: string): { format: FileFormat; gzip: boolean } | undefined {
+  const lower = path.toLowerCase();
+  const match = SUFFIXES.find((s) => lower.endsWith(s.suffix));
+  return match && { format: match.format, gzip: match.gzip };
+}
+
+/**
+ * The files named by `paths`, in load order: each path in the order given, a folder's
+ * files (recursively, hidden ones skipped) sorted by name so every run loads them in
+ * the same order. A path named twice is loaded once.
+ */
+export async function listImportFiles(paths: string[]): Promise<ImportFile[]> {
+  const found: string[] = [];
+  for (const path of paths) {
+    const info = await stat(path).catch(() => undefined);
+    if (!info) throw new ImportUsageError(`no such file or folder: ${path}`);
+    if (info.isDirectory()) found.push(...(await walk(path)));
+    else if (formatOf(path)) found.push(path);
+    else throw new ImportUsageError(`${path} is not an import file (.json, .json.gz, .ndjson, .ndjson.gz)`);
+  }
+  const unique = [...new Set(found)];
+  return unique.map((path, index) => ({ path, index, ...(formatOf(path) as { format: FileFormat; gzip: boolean }) }));
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const path = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(path)));
+    else if (e.isFile() && formatOf(e.name)) out.push(path);
+  }
+  return out;
+}
+
+/** A whole (Bundle) file as text, gunzipped when it is gzip-compressed. */
+export async function readWhole(file: ImportFile): Promise<string> {
+  const raw = await readFile(file.path);
+  const bytes = file.gzip ? await gunzipAsync(raw) : raw;
+  return stripBom(bytes.toString('utf8'));
+}
+
+/**
+ * The lines of an NDJSON file, streamed (gunzipped on the fly when compressed). Leaving
+ * the loop early (a failing line) closes the file at once rather than when collected.
+ */
+export async function* readLines(file: ImportFile): AsyncGenerator<string> {
+  const raw = createReadStream(file.path);
+  const input = file.gzip ? raw.pipe(createGunzip()) : raw;
+  // pipe() does not forward errors: a read error would otherwise never reach the loop.
+  if (file.gzip) raw.on('error', (err) => input.destroy(err));
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  try {
+    yield* lines;
+  } finally {
+    lines.close();
+    input.destroy();
+    raw.destroy();
+  }
+}
+
+function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}

@@ -1,0 +1,161 @@
+import type { App } from '../app.js';
+import { FhirError } from '../errors.js';
+import { bundleEntries, lineEntry } from './entries.js';
+import { listImportFiles, readLines, readWhole } from './files.js';
+import { commitBatch, prepareBatch, type LoadContext } from './load.js';
+import { ReferenceResolver } from './resolve.js';
+import { scanFiles } from './scan.js';
+import { ImportFailure, type ImportEntry, type ImportFile } from './types.js';
+
+/**
+ * `kiln import`: loads FHIR Bundles and NDJSON files into the database.
+ *
+ * Two passes. The first reads every file once and records fullUrls, identifiers and
+ * where each resource occurs (`scanFiles`), so references resolve across files in any
+ * order. The second loads the files one at a time:
+ * - a Bundle file in one transaction: a failing file leaves nothing of itself, the
+ *   files before it stay loaded, the import goes on with the next file;
+ * - an NDJSON file in chunks of `ndjsonChunk` resources, one transaction each, since
+ *   such a file may be far larger than memory: a failing chunk leaves nothing of itself
+ *   but the chunks before it stay, and the rest of the file is not loaded.
+ *
+ * See: https://hl7.org/fhir/R4/bundle.html, https://hl7.org/fhir/R4/nd-json.html and
+ * https://hl7.org/fhir/uv/bulkdata/
+ */
+
+export interface ImportOptions {
+  /** One Provenance per transaction, naming everything it wrote (`KILN_AUTO_PROVENANCE`). */
+  autoProvenance: boolean;
+  /** Resources per transaction in NDJSON files. */
+  ndjsonChunk?: number;
+  /** After each file of the first pass. */
+  onScan?: (filesScanned: number, filesTotal: number) => void;
+  /** After each commit and each failed file. */
+  onProgress?: (p: ImportProgress) => void;
+  /** As soon as a transaction has committed (`kiln import --verbose`). */
+  onCommitted?: (file: ImportFile, resources: number, lines?: string) => void;
+  /** As soon as a file has failed. */
+  onFailed?: (report: FileReport) => void;
+}
+
+export interface ImportProgress {
+  filesDone: number;
+  filesTotal: number;
+  resourcesDone: number;
+  /** Resources in all files, from the first pass. */
+  resourcesTotal: number;
+  /** `Date.now()` when the import started. */
+  startedAt: number;
+}
+
+/** The outcome of one file. */
+export interface FileReport {
+  file: ImportFile;
+  /** Resources committed: written, or already stored as they are. */
+  resources: number;
+  /** New versions written. */
+  written: number;
+  failure?: ImportFailure;
+}
+
+export interface ImportSummary {
+  files: FileReport[];
+  resources: number;
+  written: number;
+  failed: FileReport[];
+  seconds: number;
+  /** The NDJSON chunk size when NDJSON files were imported (their commits are per chunk). */
+  ndjsonChunk?: number;
+}
+
+/** Resources per NDJSON transaction: large enough to amortise a commit, small enough to stay short. */
+export const DEFAULT_NDJSON_CHUNK = 2000;
+
+/** Imports the files and folders named by `paths` (see `listImportFiles` for the order). */
+export async function importPaths(app: App, paths: string[], opts: ImportOptions): Promise<ImportSummary> {
+  return importFiles(app, await listImportFiles(paths), opts);
+}
+
+/** Imports `files` in order; never throws for a bad file, the summary names it. */
+export async function importFiles(app: App, files: ImportFile[], opts: ImportOptions): Promise<ImportSummary> {
+  const startedAt = Date.now();
+  const index = await scanFiles(files, (n) => opts.onScan?.(n, files.length));
+  const ctx: LoadContext = { app, index, resolver: new ReferenceResolver(index, app.db.knex), autoProvenance: opts.autoProvenance };
+  const chunk = opts.ndjsonChunk ?? DEFAULT_NDJSON_CHUNK;
+  const reports: FileReport[] = [];
+  let resourcesDone = 0;
+  const progress = () =>
+    opts.onProgress?.({ filesDone: reports.length, filesTotal: files.length, resourcesDone, resourcesTotal: index.resources, startedAt });
+  const committed = (file: ImportFile, entries: ImportEntry[], lines?: string) => {
+    resourcesDone += entries.length;
+    opts.onCommitted?.(file, entries.length, lines);
+    progress();
+  };
+  for (const file of files) {
+    const report = await importFile(ctx, file, chunk, committed);
+    reports.push(report);
+    if (report.failure) opts.onFailed?.(report);
+    progress();
+  }
+  return summarize(reports, startedAt, files.some((f) => f.format === 'ndjson') ? chunk : undefined);
+}
+
+type Committed = (file: ImportFile, entries: ImportEntry[], lines?: string) => void;
+
+async function importFile(ctx: LoadContext, file: ImportFile, chunk: number, committed: Committed): Promise<FileReport> {
+  const report: FileReport = { file, resources: 0, written: 0 };
+  const load = async (entries: ImportEntry[], lines?: string) => {
+    await prepareBatch(ctx, entries);
+    const { written } = await commitBatch(ctx, file, entries);
+    report.resources += entries.length;
+    report.written += written;
+    committed(file, entries, lines);
+  };
+  try {
+    if (file.format === 'bundle') await load(bundleEntries(await readWhole(file), file));
+    else await loadLines(file, chunk, load);
+  } catch (err) {
+    report.failure = asFailure(err);
+  }
+  return report;
+}
+
+/** Streams an NDJSON file, loading each chunk of `chunk` resources as it fills. */
+async function loadLines(file: ImportFile, chunk: number, load: (e: ImportEntry[], lines: string) => Promise<void>): Promise<void> {
+  let batch: ImportEntry[] = [];
+  let first = 1;
+  let lineNo = 0;
+  for await (const line of readLines(file)) {
+    lineNo++;
+    if (line.trim() !== '') batch.push(lineEntry(line, lineNo, file));
+    if (batch.length >= chunk) {
+      await load(batch, `lines ${first}-${lineNo}`);
+      batch = [];
+      first = lineNo + 1;
+    }
+  }
+  if (batch.length > 0) await load(batch, `lines ${first}-${lineNo}`);
+}
+
+/**
+ * Anything a file can fail with, as a failure of that file: an `ImportFailure` as it is,
+ * a `FhirError` (a 409 from a concurrent writer), a read or database error by its message.
+ */
+function asFailure(err: unknown): ImportFailure {
+  if (err instanceof ImportFailure) return err;
+  if (err instanceof FhirError) return new ImportFailure(err.message);
+  const e = err as { code?: string; message?: string };
+  return new ImportFailure(e?.message ? `${e.code ? `${e.code}: ` : ''}${e.message}` : String(err));
+}
+
+function summarize(files: FileReport[], startedAt: number, ndjsonChunk: number | undefined): ImportSummary {
+  const failed = files.filter((f) => f.failure);
+  return {
+    files,
+    resources: files.reduce((n, f) => n + f.resources, 0),
+    written: files.reduce((n, f) => n + f.written, 0),
+    failed,
+    seconds: (Date.now() - startedAt) / 1000,
+    ndjsonChunk,
+  };
+}

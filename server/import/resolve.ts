@@ -1,0 +1,112 @@
+import type { Knex } from 'knex';
+import { isUrnReference, parseConditional, referenceSites, type ConditionalReference, type ReferenceSite } from './references.js';
+import type { ImportIndex } from './scan.js';
+import { ImportFailure, type ImportEntry } from './types.js';
+
+/**
+ * Resolving the references of an import to `Type/id`, from the import itself (its first
+ * pass, `ImportIndex`) or, for what the import does not hold, from the database:
+ * - `urn:uuid:X` → the entry whose fullUrl it is, else the stored resource with id X
+ *   (the `resources_id` index exists for this lookup);
+ * - `Type?identifier=system|value` → the one resource of that type with that identifier,
+ *   in the import or in the `search_token` rows of the `identifier` parameter;
+ * - an absolute URL that is an entry's fullUrl → that entry; other URLs stay as written.
+ *
+ * See: https://hl7.org/fhir/R4/bundle.html#references and
+ * https://hl7.org/fhir/R4/http.html#trules (conditional references)
+ */
+
+/** How one reference string resolves: to `Type/id`, not at all (why), or stays as written. */
+type Resolution = { target: string } | { error: string } | null;
+
+/** Ids per IN list: well under both engines' bind-parameter limits. */
+const LOOKUP_CHUNK = 500;
+
+export class ReferenceResolver {
+  constructor(
+    private readonly index: ImportIndex,
+    private readonly knex: Knex,
+  ) {}
+
+  /**
+   * Rewrites, in place, every reference of `entries` that names an entry of the import
+   * or a stored resource. Throws `ImportFailure` naming the entry and element of the
+   * first reference that cannot be resolved.
+   */
+  async rewrite(entries: ImportEntry[]): Promise<void> {
+    const sites: ReferenceSite[] = [];
+    for (const e of entries) referenceSites(e, sites);
+    if (sites.length === 0) return;
+    const resolved = await this.resolveAll(new Set(sites.map((s) => s.value)));
+    for (const site of sites) {
+      const r = resolved.get(site.value) ?? null;
+      if (r === null) continue;
+      if ('error' in r) throw new ImportFailure(r.error, site.entry.label, site.path);
+      site.holder.reference = r.target;
+    }
+  }
+
+  private async resolveAll(values: Set<string>): Promise<Map<string, Resolution>> {
+    const out = new Map<string, Resolution>();
+    const byId = new Map<string, string>();
+    const conditionals = new Map<string, ConditionalReference>();
+    for (const v of values) {
+      const cond = parseConditional(v);
+      if (typeof cond === 'string') out.set(v, { error: `${v}: ${cond}` });
+      else if (cond) conditionals.set(v, cond);
+      else out.set(v, this.fromIndex(v, byId));
+    }
+    await this.fromStoredIds(byId, out);
+    for (const [v, cond] of conditionals) out.set(v, await this.conditional(v, cond));
+    return out;
+  }
+
+  /** Resolves from the import's fullUrls; a `urn:` not found there is queued for the database. */
+  private fromIndex(value: string, byId: Map<string, string>): Resolution {
+    const target = this.index.target(value);
+    if (target === '') return { error: `${value} is the fullUrl of several different resources in this import` };
+    if (target !== undefined) return { target };
+    if (!isUrnReference(value)) return null;
+    byId.set(value.slice(value.indexOf(':', 4) + 1), value);
+    return { error: `${value} is neither the fullUrl of an entry of this import nor the id of a stored resource` };
+  }
+
+  /** `urn:uuid:X` of a resource loaded before this import: the stored resource with id X, of whatever type. */
+  private async fromStoredIds(byId: Map<string, string>, out: Map<string, Resolution>): Promise<void> {
+    const ids = [...byId.keys()];
+    const types = new Map<string, string[]>();
+    for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+      const rows: { resource_type: string; id: string }[] = await this.knex('resources')
+        .select('resource_type', 'id')
+        .whereIn('id', ids.slice(i, i + LOOKUP_CHUNK))
+        .where('deleted', false);
+      for (const r of rows) types.set(r.id, [...(types.get(r.id) ?? []), r.resource_type]);
+    }
+    for (const [id, found] of types) {
+      const value = byId.get(id) as string;
+      if (found.length === 1) out.set(value, { target: `${found[0]}/${id}` });
+      else out.set(value, { error: `${value} is ambiguous: stored resources ${found.map((t) => `${t}/${id}`).join(', ')} share its id` });
+    }
+  }
+
+  /** The one resource with the identifier, among this import's entries and the stored resources. */
+  private async conditional(value: string, c: ConditionalReference): Promise<Resolution> {
+    const ids = new Set(this.index.byIdentifier(c.type, c.system, c.value));
+    for (const id of await this.storedWithIdentifier(c)) ids.add(id);
+    if (ids.size === 1) return { target: `${c.type}/${[...ids][0]}` };
+    if (ids.size === 0) return { error: `${value} matches no ${c.type} in this import or the database` };
+    const some = [...ids].slice(0, 5).map((id) => `${c.type}/${id}`);
+    return { error: `${value} matches ${ids.size} resources (${some.join(', ')}${ids.size > 5 ? ', …' : ''}); it must match one` };
+  }
+
+  /** Ids from the search index rows of the `identifier` parameter (written with every stored version). */
+  private async storedWithIdentifier(c: ConditionalReference): Promise<string[]> {
+    const q = this.knex('search_token')
+      .distinct('resource_id')
+      .where({ resource_type: c.type, code: 'identifier', value: c.value });
+    if (c.system === '') q.whereNull('system');
+    else if (c.system !== undefined) q.where('system', c.system);
+    const rows: { resource_id: string }[] = await q;
+    return rows.map((r) => r.resource_id);
+  }
+}

@@ -1,0 +1,115 @@
+import type { AnyResource } from '../service/types.js';
+import { bundleEntries, lineEntry } from './entries.js';
+import { readLines, readWhole } from './files.js';
+import type { ImportEntry, ImportFile } from './types.js';
+
+/**
+ * The first pass of an import: what every file holds, without keeping any resource.
+ * References may point into files loaded later (Synthea's patient bundles point at the
+ * Organizations and Practitioners of its `hospitalInformation*` and
+ * `practitionerInformation*` bundles by `urn:uuid:`), so before loading anything the
+ * import learns, for the whole import:
+ * - fullUrl → `Type/id`, to rewrite `urn:uuid:` and absolute references;
+ * - identifiers → ids, to resolve conditional references `Type?identifier=system|value`;
+ * - where each resource occurs last, since the same resource may appear in several files.
+ *
+ * See: https://hl7.org/fhir/R4/bundle.html#references
+ */
+export class ImportIndex {
+  private readonly urls = new Map<string, string>();
+  /** `Type|system|value` → ids, space-separated (ids hold no spaces): compact for a map this size. */
+  private readonly bySystem = new Map<string, string>();
+  /** `Type|value` → ids, for `identifier=value` (any system). */
+  private readonly byValue = new Map<string, string>();
+  private readonly lastSeen = new Map<string, number>();
+  /** Resources found, for the progress ETA. */
+  resources = 0;
+
+  /** Records one entry. */
+  add(entry: ImportEntry): void {
+    const { resourceType: type, id } = entry.resource;
+    const key = `${type}/${id}`;
+    this.resources++;
+    if (entry.fullUrl !== undefined) {
+      const known = this.urls.get(entry.fullUrl);
+      // One fullUrl naming two resources cannot be resolved; '' marks it so.
+      this.urls.set(entry.fullUrl, known === undefined || known === key ? key : '');
+    }
+    for (const { system, value } of identifiersOf(entry.resource)) {
+      addId(this.bySystem, `${type}|${system ?? ''}|${value}`, id as string);
+      addId(this.byValue, `${type}|${value}`, id as string);
+    }
+    const last = this.lastSeen.get(key);
+    if (last === undefined || last < entry.ordinal) this.lastSeen.set(key, entry.ordinal);
+  }
+
+  /** `Type/id` of the entry whose fullUrl is `url`; '' when several entries claim it. */
+  target(url: string): string | undefined {
+    return this.urls.get(url);
+  }
+
+  /** Ids of the resources of `type` with this identifier; `system` undefined matches any system. */
+  byIdentifier(type: string, system: string | undefined, value: string): string[] {
+    const ids = system === undefined ? this.byValue.get(`${type}|${value}`) : this.bySystem.get(`${type}|${system}|${value}`);
+    return ids ? ids.split(' ') : [];
+  }
+
+  /** True when a later entry of this import holds the same resource. */
+  supersededLater(entry: ImportEntry): boolean {
+    const last = this.lastSeen.get(`${entry.resource.resourceType}/${entry.resource.id}`);
+    return last !== undefined && last > entry.ordinal;
+  }
+}
+
+function addId(map: Map<string, string>, key: string, id: string): void {
+  const known = map.get(key);
+  if (known === undefined) map.set(key, id);
+  else if (!known.split(' ').includes(id)) map.set(key, `${known} ${id}`);
+}
+
+/** Resource.identifier: a list on most types, a single Identifier on a few (e.g. Bundle). */
+function identifiersOf(resource: AnyResource): { system?: string; value: string }[] {
+  const raw = resource.identifier;
+  const list = Array.isArray(raw) ? raw : raw ? [raw] : [];
+  const out: { system?: string; value: string }[] = [];
+  for (const i of list as { system?: unknown; value?: unknown }[]) {
+    if (typeof i?.value !== 'string') continue;
+    out.push({ system: typeof i.system === 'string' ? i.system : undefined, value: i.value });
+  }
+  return out;
+}
+
+/**
+ * Reads every file once, one at a time, and records its entries. A file or line that
+ * cannot be read is skipped here: the second pass meets the same problem and reports it
+ * with the file that has it.
+ */
+export async function scanFiles(files: ImportFile[], onFile?: (done: number) => void): Promise<ImportIndex> {
+  const index = new ImportIndex();
+  for (const file of files) {
+    try {
+      if (file.format === 'bundle') {
+        for (const e of bundleEntries(await readWhole(file), file)) index.add(e);
+      } else {
+        await scanLines(file, index);
+      }
+    } catch {
+      // Reported by the load pass, which fails this file for the same reason.
+    }
+    onFile?.(file.index + 1);
+  }
+  return index;
+}
+
+async function scanLines(file: ImportFile, index: ImportIndex): Promise<void> {
+  let lineNo = 0;
+  for await (const line of readLines(file)) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    try {
+      index.add(lineEntry(line, lineNo, file));
+    } catch {
+      // As above: the load pass reports the line.
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import { compileFast, type Accessor } from './fastpath.js';
+import { compileWithEngine } from './fhirpath-eval.js';
+import { addDate, addNumber, addQuantity, addReference, addString, addToken, addUri } from './normalize.js';
+import { searchParamsFor, type SearchParamDef, type SearchParamType } from './registry.js';
+import { emptyIndexRows, type IndexKind, type IndexRows, type TypedValue } from './types.js';
+
+/**
+ * Index extraction: evaluates every search parameter of a resource's type and turns the
+ * values into rows for the `search_*` tables (https://hl7.org/fhir/R4/search.html).
+ * Expressions are compiled once per type, to fast JSON accessors where their shape
+ * allows (see fastpath.ts) and to the FHIRPath engine otherwise.
+ */
+
+type Adder = (rows: IndexRows, code: string, tv: TypedValue) => void;
+
+const ADDERS: Partial<Record<SearchParamType, Adder>> = {
+  token: addToken,
+  string: addString,
+  reference: addReference,
+  date: addDate,
+  number: addNumber,
+  quantity: addQuantity,
+  uri: addUri,
+};
+
+/**
+ * Parameters that get no rows: `_id` and `_lastUpdated` are columns of the resources
+ * table; composites are matched at query time from their components; `special` ones
+ * (`near`) and those without an expression (`_text`, `_content`, `_query`) have no
+ * index representation here.
+ */
+const NOT_INDEXED = new Set(['_id', '_lastUpdated']);
+
+/** The tables each type of parameter writes to (reference parameters add `:identifier` tokens). */
+const KINDS_WRITTEN: Partial<Record<SearchParamType, IndexKind[]>> = {
+  token: ['token'],
+  string: ['string'],
+  reference: ['reference', 'token'],
+  date: ['date'],
+  number: ['number'],
+  quantity: ['quantity'],
+  uri: ['uri'],
+};
+
+interface CompiledParam {
+  def: SearchParamDef;
+  code: string;
+  add: Adder;
+  kinds: IndexKind[];
+  fast: Accessor | null;
+  engine: () => Accessor;
+}
+
+const compiled = new Map<string, CompiledParam[]>();
+
+/** Memoises the engine accessor: compiling FHIRPath costs milliseconds, only pay it when used. */
+function lazyEngine(expression: string): () => Accessor {
+  let acc: Accessor | undefined;
+  return () => (acc ??= compileWithEngine(expression));
+}
+
+/** The indexed parameters of `resourceType`, compiled once. */
+function compiledParams(resourceType: string): CompiledParam[] {
+  let params = compiled.get(resourceType);
+  if (params) return params;
+  params = [];
+  for (const def of searchParamsFor(resourceType)) {
+    const add = ADDERS[def.type];
+    if (!add || !def.expression || NOT_INDEXED.has(def.code)) continue;
+    const fast = compileFast(def.expression, resourceType);
+    params.push({ def, code: def.code, add, kinds: KINDS_WRITTEN[def.type]!, fast, engine: lazyEngine(def.expression) });
+  }
+  compiled.set(resourceType, params);
+  return params;
+}
+
+/** Row equality for de-duplication: all rows of a table have the same columns. */
+function sameRow(a: object, b: object): boolean {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const key in x) if (x[key] !== y[key]) return false;
+  return true;
+}
+
+/**
+ * Removes duplicates among the rows appended from index `from` — repeated values (the
+ * same encounter on every claim item) would otherwise be stored many times, and a
+ * FHIRPath union de-duplicates too. Quadratic, but a parameter yields few rows.
+ */
+function dedupeFrom(list: object[], from: number): void {
+  let w = from;
+  for (let r = from; r < list.length; r++) {
+    let dup = false;
+    for (let i = from; i < w && !dup; i++) dup = sameRow(list[i], list[r]);
+    if (!dup) list[w++] = list[r];
+  }
+  list.length = w;
+}
+
+/** Options of `extractIndexRows`. */
+export interface ExtractOptions {
+  /** `fhirpath` evaluates every expression with the FHIRPath engine (for tests); default `fast`. */
+  engine?: 'fast' | 'fhirpath';
+}
+
+/**
+ * The index rows of `resource` for every search parameter of its type.
+ * See https://hl7.org/fhir/R4/search.html#ptypes for how each type of value is indexed.
+ */
+export function extractIndexRows(resource: { resourceType: string }, options: ExtractOptions = {}): IndexRows {
+  const rows = emptyIndexRows();
+  const useEngine = options.engine === 'fhirpath';
+  const res = resource as unknown as Record<string, unknown>;
+  const marks = [0, 0];
+  for (const p of compiledParams(resource.resourceType)) {
+    const values = (useEngine || !p.fast ? p.engine() : p.fast)(res);
+    if (values.length === 0) continue;
+    const kinds = p.kinds;
+    for (let k = 0; k < kinds.length; k++) marks[k] = rows[kinds[k]].length;
+    for (let i = 0; i < values.length; i++) p.add(rows, p.code, values[i]);
+    for (let k = 0; k < kinds.length; k++) {
+      const list = rows[kinds[k]] as object[];
+      if (list.length - marks[k] > 1) dedupeFrom(list, marks[k]);
+    }
+  }
+  return rows;
+}
+
+/** Which parameters of `resourceType` are indexed through the FHIRPath engine (no fast accessor). */
+export function engineFallbacks(resourceType: string): SearchParamDef[] {
+  return compiledParams(resourceType).filter((p) => !p.fast).map((p) => p.def);
+}
+
+/** The indexed parameters of `resourceType` (those that produce rows). */
+export function indexedParams(resourceType: string): SearchParamDef[] {
+  return compiledParams(resourceType).map((p) => p.def);
+}

@@ -1,0 +1,123 @@
+/**
+ * Shapes of the search index rows. One table per search parameter type; every row
+ * carries the parameter `code` and, once written, the owning `resource_type` and
+ * `resource_id` (added by `write.ts`, not by extraction).
+ *
+ * Modifier rows: a few modifiers are served by extra rows in the same table under a
+ * derived code, so that the ordinary `(resource_type, code, value, …)` index answers
+ * them too:
+ * - `<code>:text` (token table) — normalised CodeableConcept.text / Coding.display /
+ *   Identifier.type.text, for `:text` (https://hl7.org/fhir/R4/search.html#modifiers).
+ * - `<code>:of-type` (token table) — system = Identifier.type.coding.system,
+ *   value = `<type code>|<identifier value>`, for `:of-type`.
+ * - `<code>:identifier` (token table) — Reference.identifier of a reference parameter,
+ *   for `:identifier`.
+ */
+
+/** https://hl7.org/fhir/R4/search.html#token — exact (case-sensitive) code matching. */
+export interface TokenRow {
+  code: string;
+  system: string | null;
+  value: string | null;
+}
+
+/** https://hl7.org/fhir/R4/search.html#string — `value` is normalised, `exact` is as written. */
+export interface StringRow {
+  code: string;
+  value: string;
+  exact: string;
+}
+
+/**
+ * https://hl7.org/fhir/R4/search.html#reference — a literal reference. `url` is set for
+ * absolute URLs (then type/id are parsed from a RESTful URL when they can be), canonicals
+ * (version split off into `target_version`) and URIs; relative references leave it null.
+ */
+export interface ReferenceRow {
+  code: string;
+  target_type: string | null;
+  target_id: string | null;
+  target_version: string | null;
+  url: string | null;
+}
+
+/**
+ * https://hl7.org/fhir/R4/search.html#date — the closed range `[start, end]` the value
+ * covers, both as UTC instants `YYYY-MM-DDTHH:mm:ss.sssZ` (which sort as text). Open
+ * Period ends use `DATE_MIN` / `DATE_MAX`.
+ */
+export interface DateRow {
+  code: string;
+  start: string;
+  end: string;
+}
+
+/**
+ * https://hl7.org/fhir/R4/search.html#number — `low..high` is the implicit range of the
+ * stated precision (5.4 → 5.35..5.45). Null `low`/`high` means unbounded.
+ */
+export interface NumberRow {
+  code: string;
+  value: number | null;
+  low: number | null;
+  high: number | null;
+}
+
+/**
+ * https://hl7.org/fhir/R4/search.html#quantity — `unit_code` is Quantity.code (or a Money
+ * currency), `unit` the human unit (matched when the search gives no system).
+ */
+export interface QuantityRow {
+  code: string;
+  system: string | null;
+  unit_code: string | null;
+  unit: string | null;
+  value: number | null;
+  low: number | null;
+  high: number | null;
+}
+
+/** https://hl7.org/fhir/R4/search.html#uri */
+export interface UriRow {
+  code: string;
+  value: string;
+}
+
+/** All index rows of one resource, by table. */
+export interface IndexRows {
+  token: TokenRow[];
+  string: StringRow[];
+  reference: ReferenceRow[];
+  date: DateRow[];
+  number: NumberRow[];
+  quantity: QuantityRow[];
+  uri: UriRow[];
+}
+
+/** The keys of `IndexRows`; table `search_<kind>` holds each. */
+export type IndexKind = keyof IndexRows;
+
+export const INDEX_KINDS: readonly IndexKind[] = ['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri'];
+
+export function emptyIndexRows(): IndexRows {
+  return { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
+}
+
+/** Lower bound used for a Period without a start. */
+export const DATE_MIN = '0001-01-01T00:00:00.000Z';
+/** Upper bound used for a Period without an end (an ongoing period). */
+export const DATE_MAX = '9999-12-31T23:59:59.999Z';
+
+/**
+ * Longest text kept in an indexed column. PostgreSQL refuses b-tree entries over ~2.7 kB,
+ * and an index key may hold two such columns (3 bytes per UTF-16 unit at worst).
+ */
+export const MAX_INDEXED_TEXT = 256;
+/** Longest URL / URI kept (indexed alone, so it may be longer). */
+export const MAX_INDEXED_URL = 512;
+
+/** A value found by a search parameter expression, with its FHIR type name (`HumanName`, `string`, …). */
+export interface TypedValue {
+  v: unknown;
+  t: string;
+}

@@ -1,0 +1,64 @@
+import { createApp, type App } from '../app.js';
+import type { Config } from '../config.js';
+import { inTransaction } from '../db/transaction.js';
+import { loadResources } from '../service/load.js';
+import { WriteSession, type AnyResource } from '../service/types.js';
+import { validateResource } from '../validate/index.js';
+import { generateSeed, type SeedOptions } from './index.js';
+
+/** Resources per database transaction while seeding: large enough to amortise commits. */
+const TRANSACTION_SIZE = 5000;
+
+/**
+ * Writes generated sample data. Each batch carries its own Provenance, so no automatic
+ * one is added. Every resource is validated like any other write.
+ */
+export async function seed(app: App, opts: SeedOptions, progress?: (resources: number) => void): Promise<number> {
+  let pending: AnyResource[] = [];
+  let total = 0;
+  const flush = async () => {
+    const batch = pending;
+    pending = [];
+    await inTransaction(app.db, (trx) => loadResources(app.resources, new WriteSession(trx, new Date().toISOString()), batch));
+    total += batch.length;
+    progress?.(total);
+  };
+  for (const batch of generateSeed(opts)) {
+    for (const r of batch.resources) {
+      validateResource(r, { requireId: true });
+      pending.push(r as AnyResource);
+    }
+    if (pending.length >= TRANSACTION_SIZE) await flush();
+  }
+  if (pending.length) await flush();
+  return total;
+}
+
+/** Seeds the small sample set on first start, unless turned off or the database has patients. */
+export async function seedIfEmpty(app: App, config: Config): Promise<void> {
+  if (!config.sampleData || config.samplePatients === 0) return;
+  const any = await app.db.knex('resources').where({ resource_type: 'Patient' }).first('id');
+  if (any) return;
+  const n = await seed(app, { patients: config.samplePatients, seed: 1 });
+  app.log.info({ resources: n, patients: config.samplePatients }, 'sample data loaded');
+}
+
+/** `kiln seed`: writes N patients' worth of sample data and prints progress. */
+export async function runSeed(config: Config, opts: SeedOptions): Promise<number> {
+  if (!Number.isInteger(opts.patients) || opts.patients < 1) throw new Error('--patients must be a whole number >= 1');
+  if (!Number.isInteger(opts.seed)) throw new Error('--seed must be a whole number');
+  const app = await createApp({ ...config, logLevel: 'warn' });
+  const started = Date.now();
+  try {
+    const n = await seed(app, opts, (count) => {
+      const rate = Math.round(count / ((Date.now() - started) / 1000 || 1));
+      if (process.stderr.isTTY) process.stderr.write(`\r${count} resources, ${rate}/s   `);
+    });
+    const secs = (Date.now() - started) / 1000;
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    console.log(`seeded ${opts.patients} patients: ${n} resources in ${secs.toFixed(1)} s (${Math.round(n / secs)}/s)`);
+    return 0;
+  } finally {
+    await app.close();
+  }
+}

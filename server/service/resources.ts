@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import type { Database } from '../db/connect.js';
+import type { Executor, NewVersion, ResourceStore, StoredVersion } from '../db/store.js';
+import { inTransaction } from '../db/transaction.js';
+import { badRequest, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
+import { deleteIndexRows, writeIndexRows } from '../search/write.js';
+import { extractIndexRows } from '../search/extract.js';
+import { validateResource } from '../validate/index.js';
+import { recordProvenance } from './provenance.js';
+import { type AnyResource, type ProvenanceRequest, WriteSession } from './types.js';
+
+export interface UpdateResult {
+  version: StoredVersion;
+  created: boolean;
+}
+
+/**
+ * The resource service: FHIR semantics (ids, versions, meta, deletes, patches,
+ * Provenance, index rows) on top of the store. Callers validate what they send in;
+ * the service validates only what it makes itself (a patched resource).
+ *
+ * See: https://hl7.org/fhir/R4/http.html
+ */
+export class ResourceService {
+  constructor(
+    readonly db: Database,
+    readonly store: ResourceStore,
+    private readonly opts: { autoProvenance: boolean },
+  ) {}
+
+  /** The current version; 404 when unknown, 410 when deleted. */
+  async read(resourceType: string, id: string, db: Executor = this.db.knex): Promise<StoredVersion> {
+    const v = await this.store.read(db, resourceType, id);
+    if (!v) throw notFound(`${resourceType}/${id} is not known`);
+    if (v.deleted) throw gone(`${resourceType}/${id} was deleted`);
+    return v;
+  }
+
+  /** One version; 404 when unknown, 410 when that version is a deletion. */
+  async vread(resourceType: string, id: string, versionId: string, db: Executor = this.db.knex): Promise<StoredVersion> {
+    if (!/^[1-9]\d{0,9}$/.test(versionId)) throw notFound(`${resourceType}/${id} has no version "${versionId}"`);
+    const v = await this.store.vread(db, resourceType, id, Number(versionId));
+    if (!v) throw notFound(`${resourceType}/${id}/_history/${versionId} is not known`);
+    if (v.deleted) throw gone(`${resourceType}/${id}/_history/${versionId} is a deletion`);
+    return v;
+  }
+
+  /**
+   * Runs `fn` in one transaction and records one Provenance naming everything it wrote,
+   * in the same transaction: the writes, their index rows and the Provenance commit
+   * together or not at all. Inside a transaction Bundle (`outer`), `fn` joins that
+   * transaction and the Bundle records the Provenance.
+   */
+  async write<T>(provenance: ProvenanceRequest, fn: (s: WriteSession) => Promise<T>, outer?: WriteSession): Promise<T> {
+    if (outer) return fn(outer);
+    return inTransaction(this.db, async (trx) => {
+      const session = new WriteSession(trx, new Date().toISOString());
+      const result = await fn(session);
+      await recordProvenance(this, session, provenance, this.opts.autoProvenance);
+      return result;
+    });
+  }
+
+  /** Creates a resource with a new server-assigned id (or `id`, for loads and update-as-create). */
+  async create(s: WriteSession, resource: AnyResource, id: string = randomUUID()): Promise<StoredVersion> {
+    const [v] = await this.put(s, [{ resource: { ...resource, id }, previous: undefined, method: 'POST' }]);
+    return v;
+  }
+
+  /**
+   * Update (PUT): a new version of an existing resource, or update-as-create with the
+   * client's id. `ifMatch` is the version the client last saw (412 when it is not current).
+   * See: https://hl7.org/fhir/R4/http.html#update
+   */
+  async update(s: WriteSession, resource: AnyResource, ifMatch?: number): Promise<UpdateResult> {
+    const type = resource.resourceType;
+    const id = resource.id as string;
+    const previous = await this.store.readForUpdate(s.trx, type, id);
+    checkIfMatch(type, id, previous, ifMatch);
+    const [version] = await this.put(s, [{ resource, previous, method: 'PUT' }]);
+    return { version, created: !previous || previous.deleted };
+  }
+
+  /**
+   * JSON Patch (RFC 6902) applied to the current version, validated, then written.
+   * See: https://hl7.org/fhir/R4/http.html#patch
+   */
+  async patch(s: WriteSession, type: string, id: string, ops: unknown, ifMatch?: number): Promise<StoredVersion> {
+    const previous = await this.store.readForUpdate(s.trx, type, id);
+    if (!previous) throw notFound(`${type}/${id} is not known`);
+    if (previous.deleted) throw gone(`${type}/${id} was deleted`);
+    checkIfMatch(type, id, previous, ifMatch);
+    const patched = applyPatch(JSON.parse(previous.content) as AnyResource, ops);
+    validateResource(patched, { expectedType: type, expectedId: id, requireId: true });
+    const [version] = await this.put(s, [{ resource: patched, previous, method: 'PATCH' }]);
+    return version;
+  }
+
+  /**
+   * Delete: a new version marked deleted; reads then answer 410. Deleting what is
+   * unknown or already deleted changes nothing.
+   * See: https://hl7.org/fhir/R4/http.html#delete
+   */
+  async delete(s: WriteSession, type: string, id: string): Promise<StoredVersion | undefined> {
+    const previous = await this.store.readForUpdate(s.trx, type, id);
+    if (!previous || previous.deleted) return undefined;
+    const versionId = previous.versionId + 1;
+    const content = JSON.stringify({ resourceType: type, id, meta: { versionId: String(versionId), lastUpdated: s.now } });
+    const v: NewVersion = { resourceType: type, id, versionId, lastUpdated: s.now, deleted: true, content, method: 'DELETE' };
+    await this.store.write(s.trx, [v]);
+    await deleteIndexRows(s.trx, type, id);
+    s.targets.push(`${type}/${id}/_history/${versionId}`);
+    return v;
+  }
+
+  /**
+   * Writes new versions of many resources whose previous versions are known, stamping
+   * `meta.versionId`/`meta.lastUpdated`, writing history, current row and index rows.
+   */
+  async put(
+    s: WriteSession,
+    items: { resource: AnyResource; previous: StoredVersion | undefined; method: NewVersion['method'] }[],
+  ): Promise<NewVersion[]> {
+    const versions = items.map(({ resource, previous, method }) => {
+      const versionId = (previous?.versionId ?? 0) + 1;
+      const stamped = stamp(resource, versionId, s.now);
+      const id = resource.id as string;
+      s.targets.push(`${resource.resourceType}/${id}/_history/${versionId}`);
+      const v: NewVersion = {
+        resourceType: resource.resourceType,
+        id,
+        versionId,
+        lastUpdated: s.now,
+        deleted: false,
+        content: JSON.stringify(stamped),
+        method,
+      };
+      return { v, stamped, replace: previous !== undefined };
+    });
+    await this.store.write(s.trx, versions.map((x) => x.v));
+    for (const { v, stamped, replace } of versions) {
+      await writeIndexRows(s.trx, v.resourceType, v.id, extractIndexRows(stamped), { replace });
+    }
+    return versions.map((x) => x.v);
+  }
+}
+
+/** Sets id and meta of a version about to be stored; the rest is kept as sent. */
+function stamp(resource: AnyResource, versionId: number, now: string): AnyResource {
+  const { resourceType, id, meta, ...rest } = resource;
+  return { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated: now }, ...rest };
+}
+
+function checkIfMatch(type: string, id: string, current: StoredVersion | undefined, ifMatch?: number): void {
+  if (ifMatch === undefined) return;
+  if (!current || current.deleted) throw preconditionFailed(`If-Match: ${type}/${id} has no current version ${ifMatch}`);
+  if (current.versionId !== ifMatch) {
+    throw preconditionFailed(`If-Match: ${type}/${id} is at version ${current.versionId}, not ${ifMatch}`);
+  }
+}
+
+function applyPatch(doc: AnyResource, ops: unknown): AnyResource {
+  if (!Array.isArray(ops)) throw badRequest('A JSON Patch document must be an array of operations');
+  const error = fastJsonPatch.validate(ops as Operation[], doc);
+  if (error) {
+    const at = error.operation ? ` (operation ${error.index}: ${JSON.stringify(error.operation)})` : '';
+    if (error.name === 'TEST_OPERATION_FAILED') throw unprocessable(`JSON Patch test failed${at}`);
+    throw badRequest(`Invalid JSON Patch: ${error.message.split('\n')[0]}${at}`);
+  }
+  const result = fastJsonPatch.applyPatch(doc, ops as Operation[], false, false).newDocument as AnyResource;
+  if (result.resourceType !== doc.resourceType || result.id !== doc.id) {
+    throw unprocessable('JSON Patch may not change resourceType or id', ['resourceType', 'id']);
+  }
+  return result;
+}

@@ -1,0 +1,67 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp, type App } from '../../server/app.js';
+import { loadConfig, type Config } from '../../server/config.js';
+import type { Engine } from '../../server/db/connect.js';
+import { freshDatabase, type TestDatabase } from './db.js';
+
+export interface TestApp {
+  app: App;
+  /** The FHIR base URL, e.g. http://127.0.0.1:40123/fhir/r4 */
+  base: string;
+  origin: string;
+  database: TestDatabase;
+  config: Config;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the real application, built by the same factory production uses, on an
+ * ephemeral port over a fresh database of the given engine.
+ */
+export async function startTestApp(engine: Engine, env: Record<string, string> = {}): Promise<TestApp> {
+  const database = await freshDatabase(engine);
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  const config = loadConfig({ KILN_BASE_URL: `${origin}/fhir/r4`, KILN_LOG_LEVEL: 'silent', ...env });
+  const app = await createApp(config, { db: database.db });
+  server.on('request', app.app);
+  return {
+    app,
+    base: config.baseUrl,
+    origin,
+    database,
+    config,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+/** fetch against the FHIR base, JSON in and out. */
+export async function fhirFetch(
+  t: TestApp,
+  path: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+  const headers: Record<string, string> = { accept: 'application/fhir+json', ...init.headers };
+  let body: string | undefined;
+  if (init.body !== undefined) {
+    body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+    headers['content-type'] ??= 'application/fhir+json';
+  }
+  const res = await fetch(`${t.base}/${path}`, { method: init.method ?? 'GET', headers, body });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: parsed as any, text };
+}

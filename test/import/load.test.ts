@@ -1,0 +1,130 @@
+import { basename } from 'node:path';
+import { engines } from '../helpers/db.js';
+import { bundle, FileSet, harness, observation, patient, uuid, uuidEntry, type ImportHarness } from './fixtures.js';
+
+/**
+ * What `kiln import` stores: ids kept, no duplicates on a re-run, one transaction and one
+ * Provenance per file, NDJSON per chunk, compressed files, entries that are no loads.
+ */
+describe.each(engines())('kiln import loading (%s)', (engine) => {
+  let h: ImportHarness;
+  let files: FileSet;
+
+  beforeEach(async () => {
+    h = await harness(engine);
+    files = new FileSet();
+  });
+  afterEach(async () => {
+    await h.close();
+    files.remove();
+  });
+
+  it('a re-run adds no versions, no resources and no Provenance', async () => {
+    const [p, o] = [uuid(), uuid()];
+    files.json('a.json', bundle([uuidEntry('Patient', p, patient('Again')), uuidEntry('Observation', o, observation(`urn:uuid:${p}`))]));
+    files.ndjson('b.ndjson', [{ resourceType: 'Patient', id: 'nd-1', ...patient('Nd') }]);
+    const first = await h.run([files.dir]);
+    expect(first).toMatchObject({ resources: 3, written: 3, failed: [] });
+    const versions = await h.versions();
+    const second = await h.run([files.dir]);
+    expect(second).toMatchObject({ resources: 3, written: 0, failed: [] });
+    expect(await h.versions()).toBe(versions);
+    expect(await h.count('Patient')).toBe(2);
+  });
+
+  it('stores a resource met in several files once; the last copy decides, a re-run writes nothing', async () => {
+    const [org, p1, p2] = [uuid(), uuid(), uuid()];
+    const orgIn = (extra: Record<string, unknown>) => uuidEntry('Organization', org, { name: 'Shared', ...extra });
+    files.json('A.json', bundle([orgIn({}), uuidEntry('Patient', p1, { ...patient('A'), managingOrganization: { reference: `urn:uuid:${org}` } })]));
+    files.json('B.json', bundle([orgIn({}), uuidEntry('Patient', p2, { ...patient('B'), managingOrganization: { reference: `urn:uuid:${org}` } })]));
+    files.json('info.json', bundle([orgIn({ alias: ['Richer copy'] })]));
+    expect((await h.run([files.dir])).failed).toEqual([]);
+    expect(await h.count('Organization')).toBe(1);
+    expect((await h.read('Organization', org))?.alias).toEqual(['Richer copy']);
+    const versions = await h.versions();
+    expect((await h.run([files.dir])).written).toBe(0);
+    expect(await h.versions()).toBe(versions);
+  });
+
+  it('records one Provenance per file naming every resource it wrote; none when turned off', async () => {
+    const [p, o, q] = [uuid(), uuid(), uuid()];
+    files.json('one.json', bundle([uuidEntry('Patient', p, patient('Prov')), uuidEntry('Observation', o, observation(`urn:uuid:${p}`))]));
+    files.json('two.json.gz', bundle([uuidEntry('Patient', q, patient('Gz'))]));
+    await h.run([files.dir]);
+    const rows = await h.database.db.knex('resources').where({ resource_type: 'Provenance' }).select('content');
+    const provenances = rows.map((r: { content: string }) => JSON.parse(r.content));
+    const byFile = new Map(provenances.map((pr) => [pr.entity[0].what.display as string, pr.target.map((t: { reference: string }) => t.reference).sort()]));
+    expect(byFile).toEqual(
+      new Map([
+        ['kiln import of one.json', [`Observation/${o}/_history/1`, `Patient/${p}/_history/1`].sort()],
+        ['kiln import of two.json.gz', [`Patient/${q}/_history/1`]],
+      ]),
+    );
+    expect(provenances[0].agent[0].who.reference).toBe('Device/kiln-server');
+
+    const r = uuid();
+    await h.run([files.json('three.json', bundle([uuidEntry('Patient', r, patient('NoProv'))]))], { autoProvenance: false });
+    expect(await h.read('Patient', r)).toBeDefined();
+    expect(await h.count('Provenance')).toBe(2);
+  });
+
+  it('reads gzip-compressed Bundles and NDJSON', async () => {
+    const p = uuid();
+    files.json('x/p.json.gz', bundle([uuidEntry('Patient', p, patient('Gzip'))]));
+    files.ndjson('x/o.ndjson.gz', [{ resourceType: 'Observation', id: 'gz-obs', ...observation(`Patient/${p}`) }]);
+    const summary = await h.run([files.dir]);
+    expect(summary).toMatchObject({ resources: 2, failed: [] });
+    expect((await h.read('Observation', 'gz-obs'))?.subject.reference).toBe(`Patient/${p}`);
+    expect(await h.read('Patient', p)).toBeDefined();
+  });
+
+  it('commits NDJSON per chunk: a bad line fails its chunk, earlier chunks stay', async () => {
+    const good = [1, 2, 3, 4, 5].map((i) => ({ resourceType: 'Patient', id: `line-${i}`, ...patient(`L${i}`) }));
+    files.ndjson('big.ndjson', good, ['{"resourceType": "Patient", "id": "broken"', JSON.stringify({ resourceType: 'Patient', id: 'after', ...patient('After') })]);
+    const summary = await h.run([files.dir], { ndjsonChunk: 2 });
+    expect(summary.failed).toHaveLength(1);
+    expect(summary.failed[0]).toMatchObject({ resources: 4, failure: { entry: 'line 6' } });
+    expect(summary.ndjsonChunk).toBe(2);
+    expect(await h.count('Patient')).toBe(4);
+    expect(await h.read('Patient', 'line-5')).toBeUndefined();
+    expect(await h.count('Provenance')).toBe(2);
+  });
+
+  it('rejects a file with a DELETE entry as a whole', async () => {
+    const p = uuid();
+    files.json('del.json', bundle([uuidEntry('Patient', p, patient('Del')), { request: { method: 'DELETE', url: 'Patient/x' } } as never]));
+    const summary = await h.run([files.dir]);
+    expect(summary.failed[0].failure).toMatchObject({ entry: 'entry 1', path: 'Bundle.entry[1].request.method' });
+    expect(summary.failed[0].failure?.message).toMatch(/DELETE is not a load/);
+    expect(await h.read('Patient', p)).toBeUndefined();
+  });
+
+  it('keeps the id of PUT Type/id and of <base>/Type/id fullUrls; derives a stable id for other POSTs', async () => {
+    files.json(
+      'ids.json',
+      bundle([
+        { resource: { resourceType: 'Patient', ...patient('Put') }, request: { method: 'PUT', url: 'Patient/put-1' } },
+        { fullUrl: 'http://example.org/fhir/Patient/abs-1', resource: { resourceType: 'Patient', ...patient('Abs') }, request: { method: 'POST', url: 'Patient' } },
+        { resource: { resourceType: 'Observation', ...observation('http://example.org/fhir/Patient/abs-1') }, request: { method: 'POST', url: 'Observation' } },
+      ]),
+    );
+    await h.run([files.dir]);
+    expect(await h.read('Patient', 'put-1')).toBeDefined();
+    expect(await h.read('Patient', 'abs-1')).toBeDefined();
+    const [obs] = await h.database.db.knex('resources').where({ resource_type: 'Observation' }).select('id', 'content');
+    expect(JSON.parse(obs.content).subject.reference).toBe('Patient/abs-1');
+    expect(obs.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect((await h.run([files.dir])).written).toBe(0);
+    expect(await h.count('Observation')).toBe(1);
+  });
+
+  it('fails a file whose resource is invalid, naming the entry and the element', async () => {
+    const p = uuid();
+    const bad = files.json('invalid.json', bundle([uuidEntry('Patient', p, patient('Ok')), uuidEntry('Observation', uuid(), { ...observation(`urn:uuid:${p}`), status: 'not-a-status' })]));
+    const summary = await h.run([files.dir]);
+    expect(basename(summary.failed[0].file.path)).toBe(basename(bad));
+    expect(summary.failed[0].failure?.entry).toBe('entry 1');
+    expect(summary.failed[0].failure?.path).toMatch(/Observation\.status/);
+    expect(await h.read('Patient', p)).toBeUndefined();
+  });
+});

@@ -1,0 +1,200 @@
+import { extractIndexRows } from '../../server/search/extract.js';
+import { DATE_MAX, type IndexRows } from '../../server/search/types.js';
+
+type Resource = { resourceType: string } & Record<string, unknown>;
+
+/** The rows of one parameter code, without the code column, for compact expectations. */
+function rowsOf<K extends keyof IndexRows>(rows: IndexRows, kind: K, code: string): Omit<IndexRows[K][number], 'code'>[] {
+  return (rows[kind] as IndexRows[K][number][]).filter((r) => r.code === code).map(({ code: _code, ...rest }) => rest);
+}
+
+/** Extraction must not depend on the engine: every case is checked on both. */
+function extract(resource: Resource): IndexRows {
+  const rows = extractIndexRows(resource);
+  expect(extractIndexRows(resource, { engine: 'fhirpath' })).toEqual(rows);
+  return rows;
+}
+
+describe('extractIndexRows — dates', () => {
+  it('indexes partial dates as the whole interval they name', () => {
+    const year = extract({ resourceType: 'Patient', birthDate: '1970' });
+    expect(rowsOf(year, 'date', 'birthdate')).toEqual([{ start: '1970-01-01T00:00:00.000Z', end: '1970-12-31T23:59:59.999Z' }]);
+    const month = extract({ resourceType: 'Patient', birthDate: '2020-02' });
+    expect(rowsOf(month, 'date', 'birthdate')).toEqual([{ start: '2020-02-01T00:00:00.000Z', end: '2020-02-29T23:59:59.999Z' }]);
+    const day = extract({ resourceType: 'Patient', birthDate: '1999-12-31' });
+    expect(rowsOf(day, 'date', 'birthdate')).toEqual([{ start: '1999-12-31T00:00:00.000Z', end: '1999-12-31T23:59:59.999Z' }]);
+  });
+
+  it('converts times to UTC and keeps their precision', () => {
+    const seconds = extract({ resourceType: 'Observation', effectiveDateTime: '2020-03-04T01:00:00+02:00' });
+    expect(rowsOf(seconds, 'date', 'date')).toEqual([{ start: '2020-03-03T23:00:00.000Z', end: '2020-03-03T23:00:00.999Z' }]);
+    const tenths = extract({ resourceType: 'Observation', effectiveInstant: '2020-03-04T10:00:00.5Z' });
+    expect(rowsOf(tenths, 'date', 'date')).toEqual([{ start: '2020-03-04T10:00:00.500Z', end: '2020-03-04T10:00:00.599Z' }]);
+    const millis = extract({ resourceType: 'Observation', effectiveInstant: '2020-03-04T10:00:00.123456-05:00' });
+    expect(rowsOf(millis, 'date', 'date')).toEqual([{ start: '2020-03-04T15:00:00.123Z', end: '2020-03-04T15:00:00.123Z' }]);
+    // No zone (not valid FHIR with a time, but seen): taken as UTC.
+    const local = extract({ resourceType: 'Observation', effectiveDateTime: '2020-03-04T10:00:00' });
+    expect(rowsOf(local, 'date', 'date')).toEqual([{ start: '2020-03-04T10:00:00.000Z', end: '2020-03-04T10:00:00.999Z' }]);
+  });
+
+  it('indexes Periods (open ends unbounded) and the outer limits of a Timing', () => {
+    const closed = extract({ resourceType: 'Encounter', period: { start: '2020-01-01', end: '2020-01-02T10:00:00Z' } });
+    expect(rowsOf(closed, 'date', 'date')).toEqual([{ start: '2020-01-01T00:00:00.000Z', end: '2020-01-02T10:00:00.999Z' }]);
+    const open = extract({ resourceType: 'Encounter', period: { start: '2021-05' } });
+    expect(rowsOf(open, 'date', 'date')).toEqual([{ start: '2021-05-01T00:00:00.000Z', end: DATE_MAX }]);
+    const timing = extract({
+      resourceType: 'CarePlan',
+      activity: [{ detail: { scheduledTiming: { event: ['2020-03-01', '2020-01-15T10:00:00Z'], repeat: { boundsPeriod: { end: '2020-02' } } } } }],
+    });
+    expect(rowsOf(timing, 'date', 'activity-date')).toEqual([{ start: '0001-01-01T00:00:00.000Z', end: '2020-03-01T23:59:59.999Z' }]);
+  });
+});
+
+describe('extractIndexRows — tokens', () => {
+  it('indexes codings with and without system, plus :text rows', () => {
+    const rows = extract({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8302-2', display: 'Body Height' }, { code: 'local-1' }], text: 'Höhe' },
+    });
+    expect(rowsOf(rows, 'token', 'status')).toEqual([{ system: null, value: 'final' }]);
+    expect(rowsOf(rows, 'token', 'code')).toEqual([
+      { system: 'http://loinc.org', value: '8302-2' },
+      { system: null, value: 'local-1' },
+    ]);
+    expect(rowsOf(rows, 'token', 'code:text')).toEqual([
+      { system: null, value: 'body height' },
+      { system: null, value: 'hohe' },
+    ]);
+  });
+
+  it('indexes identifiers with :of-type rows, booleans, telecoms and meta tags', () => {
+    const rows = extract({
+      resourceType: 'Patient',
+      active: true,
+      identifier: [
+        { system: 'http://hospital.example/mrn', value: '123', type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }], text: 'MRN' } },
+        { value: 'no-system' },
+      ],
+      telecom: [{ system: 'phone', value: '555-0100' }, { system: 'email', value: 'a@example.org' }],
+      meta: { tag: [{ system: 'http://example.org/tags', code: 'test' }], security: [{ code: 'R' }], profile: ['http://example.org/StructureDefinition/p'] },
+    });
+    expect(rowsOf(rows, 'token', 'identifier')).toEqual([
+      { system: 'http://hospital.example/mrn', value: '123' },
+      { system: null, value: 'no-system' },
+    ]);
+    expect(rowsOf(rows, 'token', 'identifier:of-type')).toEqual([{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', value: 'MR|123' }]);
+    expect(rowsOf(rows, 'token', 'identifier:text')).toEqual([{ system: null, value: 'mrn' }]);
+    expect(rowsOf(rows, 'token', 'active')).toEqual([{ system: null, value: 'true' }]);
+    expect(rowsOf(rows, 'token', 'phone')).toEqual([{ system: 'phone', value: '555-0100' }]);
+    expect(rowsOf(rows, 'token', 'email')).toEqual([{ system: 'email', value: 'a@example.org' }]);
+    expect(rowsOf(rows, 'token', 'telecom')).toHaveLength(2);
+    expect(rowsOf(rows, 'token', '_tag')).toEqual([{ system: 'http://example.org/tags', value: 'test' }]);
+    expect(rowsOf(rows, 'token', '_security')).toEqual([{ system: null, value: 'R' }]);
+    expect(rowsOf(rows, 'uri', '_profile')).toEqual([{ value: 'http://example.org/StructureDefinition/p' }]);
+    // deceased is "exists and not false": absent → false.
+    expect(rowsOf(rows, 'token', 'deceased')).toEqual([{ system: null, value: 'false' }]);
+    expect(rowsOf(extract({ resourceType: 'Patient', deceasedDateTime: '2020' }), 'token', 'deceased')).toEqual([{ system: null, value: 'true' }]);
+  });
+});
+
+describe('extractIndexRows — strings', () => {
+  it('indexes each HumanName and Address part, normalised and exact', () => {
+    const rows = extract({
+      resourceType: 'Patient',
+      name: [{ family: 'Núñez', given: ['José', 'María'], prefix: ['Dr.'], suffix: ['Jr'], text: 'Dr. José Núñez' }],
+      address: [{ line: ['1 Rue de l’Église'], city: 'Zürich', postalCode: '8001', country: 'CH' }],
+    });
+    expect(rowsOf(rows, 'string', 'family')).toEqual([{ value: 'nunez', exact: 'Núñez' }]);
+    expect(rowsOf(rows, 'string', 'given').map((r) => r.value)).toEqual(['jose', 'maria']);
+    expect(rowsOf(rows, 'string', 'name').map((r) => r.value)).toEqual(['nunez', 'jose', 'maria', 'dr.', 'jr', 'dr. jose nunez']);
+    expect(rowsOf(rows, 'string', 'address-city')).toEqual([{ value: 'zurich', exact: 'Zürich' }]);
+    expect(rowsOf(rows, 'string', 'address').map((r) => r.value)).toEqual(['1 rue de l’eglise', 'zurich', '8001', 'ch']);
+  });
+
+  it('cuts very long values to the indexed width', () => {
+    const rows = extract({ resourceType: 'Patient', name: [{ family: 'x'.repeat(1000) }] });
+    expect(rowsOf(rows, 'string', 'family')[0].value).toHaveLength(256);
+  });
+});
+
+describe('extractIndexRows — numbers and quantities', () => {
+  it('indexes the precision range of quantities', () => {
+    const rows = extract({ resourceType: 'Observation', valueQuantity: { value: 5.4, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' } });
+    expect(rowsOf(rows, 'quantity', 'value-quantity')).toEqual([{ system: 'http://unitsofmeasure.org', unit_code: 'mg', unit: 'mg', value: 5.4, low: 5.35, high: 5.45 }]);
+    const whole = extract({ resourceType: 'Observation', valueQuantity: { value: 100, comparator: '<' } });
+    expect(rowsOf(whole, 'quantity', 'value-quantity')).toEqual([{ system: null, unit_code: null, unit: null, value: 100, low: null, high: 100.5 }]);
+  });
+
+  it('indexes Age, Range and Money, and decimals as numbers', () => {
+    const age = extract({ resourceType: 'Condition', onsetAge: { value: 45, system: 'http://unitsofmeasure.org', code: 'a' } });
+    expect(rowsOf(age, 'quantity', 'onset-age')).toEqual([{ system: 'http://unitsofmeasure.org', unit_code: 'a', unit: null, value: 45, low: 44.5, high: 45.5 }]);
+    const range = extract({ resourceType: 'Condition', onsetRange: { low: { value: 10, code: 'a' }, high: { value: 20, code: 'a' } } });
+    expect(rowsOf(range, 'quantity', 'onset-age')).toEqual([{ system: null, unit_code: 'a', unit: null, value: null, low: 10, high: 20 }]);
+    const money = extract({ resourceType: 'Invoice', totalGross: { value: 12.5, currency: 'EUR' } });
+    expect(rowsOf(money, 'quantity', 'totalgross')).toEqual([{ system: 'urn:iso:std:iso:4217', unit_code: 'EUR', unit: null, value: 12.5, low: 12.45, high: 12.55 }]);
+    const probability = extract({ resourceType: 'RiskAssessment', prediction: [{ probabilityDecimal: 0.25 }] });
+    expect(rowsOf(probability, 'number', 'probability')).toEqual([{ value: 0.25, low: 0.245, high: 0.255 }]);
+  });
+});
+
+describe('extractIndexRows — references', () => {
+  it('indexes relative, versioned and absolute references; ignores contained ones', () => {
+    const rows = extract({
+      resourceType: 'Observation',
+      subject: { reference: 'Patient/1' },
+      performer: [
+        { reference: 'Practitioner/7/_history/2' },
+        { reference: 'https://other.example/fhir/Organization/9' },
+        { reference: '#contained-1' },
+        { identifier: { system: 'http://npi.example', value: '42' } },
+      ],
+    });
+    const ref = (target_type: string | null, target_id: string | null, target_version: string | null = null, url: string | null = null) => ({ target_type, target_id, target_version, url });
+    expect(rowsOf(rows, 'reference', 'subject')).toEqual([ref('Patient', '1')]);
+    expect(rowsOf(rows, 'reference', 'patient')).toEqual([ref('Patient', '1')]);
+    expect(rowsOf(rows, 'reference', 'performer')).toEqual([
+      ref('Practitioner', '7', '2'),
+      ref('Organization', '9', null, 'https://other.example/fhir/Organization/9'),
+    ]);
+    expect(rowsOf(rows, 'token', 'performer:identifier')).toEqual([{ system: 'http://npi.example', value: '42' }]);
+  });
+
+  it('indexes Provenance.target for _revinclude and only Patient targets for patient', () => {
+    const rows = extract({
+      resourceType: 'Provenance',
+      target: [{ reference: 'Patient/1' }, { reference: 'Observation/2/_history/3' }, { reference: 'urn:uuid:0b8a5c4e-7b52-4b0c-9d36-5f1c1f1f9a11', type: 'Patient' }],
+      recorded: '2020-01-01T00:00:00Z',
+      agent: [{ who: { reference: 'Practitioner/5' } }],
+    });
+    expect(rowsOf(rows, 'reference', 'target').map((r) => [r.target_type, r.target_id, r.target_version, r.url])).toEqual([
+      ['Patient', '1', null, null],
+      ['Observation', '2', '3', null],
+      ['Patient', null, null, 'urn:uuid:0b8a5c4e-7b52-4b0c-9d36-5f1c1f1f9a11'],
+    ]);
+    expect(rowsOf(rows, 'reference', 'patient').map((r) => r.target_id)).toEqual(['1', null]);
+    expect(rowsOf(rows, 'reference', 'agent').map((r) => r.target_id)).toEqual(['5']);
+  });
+
+  it('indexes canonicals with their version split off', () => {
+    const rows = extract({ resourceType: 'CarePlan', instantiatesCanonical: ['http://example.org/fhir/PlanDefinition/p|2.0'] });
+    expect(rowsOf(rows, 'reference', 'instantiates-canonical')).toEqual([
+      { target_type: null, target_id: null, target_version: '2.0', url: 'http://example.org/fhir/PlanDefinition/p' },
+    ]);
+  });
+
+  it('stores no rows for _id, _lastUpdated and composites, and de-duplicates repeats', () => {
+    const rows = extract({
+      resourceType: 'Claim',
+      id: 'c1',
+      meta: { lastUpdated: '2020-01-01T00:00:00Z' },
+      item: [{ sequence: 1, encounter: [{ reference: 'Encounter/e1' }] }, { sequence: 2, encounter: [{ reference: 'Encounter/e1' }] }],
+    });
+    const codes = Object.values(rows).flat().map((r: { code: string }) => r.code);
+    expect(codes).not.toContain('_id');
+    expect(codes).not.toContain('_lastUpdated');
+    expect(rowsOf(rows, 'reference', 'encounter')).toHaveLength(1);
+    const obs = extract({ resourceType: 'Observation', code: { coding: [{ code: 'x' }] }, valueQuantity: { value: 1 } });
+    expect(Object.values(obs).flat().map((r: { code: string }) => r.code)).not.toContain('code-value-quantity');
+  });
+});

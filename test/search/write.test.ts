@@ -1,0 +1,142 @@
+import knexFactory, { type Knex } from 'knex';
+import { extractIndexRows } from '../../server/search/extract.js';
+import { createSearchTables, dropSearchTables, SEARCH_TABLES } from '../../server/search/schema.js';
+import { emptyIndexRows, type IndexRows } from '../../server/search/types.js';
+import { deleteIndexRows, writeIndexRows, writeIndexRowsBatch } from '../../server/search/write.js';
+
+/**
+ * The index tables and writer on real databases: in-memory SQLite always, PostgreSQL
+ * when KILN_TEST_DATABASE_URL is set (in a schema of its own, dropped at the end).
+ */
+
+const pgUrl = process.env.KILN_TEST_DATABASE_URL;
+if (!pgUrl) console.log('PostgreSQL index tests skipped: KILN_TEST_DATABASE_URL is not set');
+
+interface Engine {
+  name: string;
+  open(): Promise<Knex>;
+  close(db: Knex): Promise<void>;
+}
+
+const schema = `kiln_search_test_${process.pid}_${Date.now()}`;
+
+const engines: Engine[] = [
+  {
+    name: 'sqlite',
+    open: async () => knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true }),
+    close: (db) => db.destroy(),
+  },
+];
+if (pgUrl) {
+  engines.push({
+    name: 'postgres',
+    async open() {
+      const admin = knexFactory({ client: 'pg', connection: pgUrl });
+      await admin.raw('create schema ??', [schema]);
+      await admin.destroy();
+      return knexFactory({ client: 'pg', connection: pgUrl, searchPath: [schema], pool: { min: 0, max: 2 } });
+    },
+    async close(db) {
+      await db.raw('drop schema ?? cascade', [schema]);
+      await db.destroy();
+    },
+  });
+}
+
+const patient = {
+  resourceType: 'Patient',
+  id: 'p1',
+  identifier: [{ system: 'http://example.org/mrn', value: 'M1' }],
+  name: [{ family: 'Núñez', given: ['José'] }],
+  birthDate: '1970-05',
+  gender: 'male',
+};
+const observation = {
+  resourceType: 'Observation',
+  id: 'o1',
+  status: 'final',
+  code: { coding: [{ system: 'http://loinc.org', code: '8302-2' }] },
+  subject: { reference: 'Patient/p1' },
+  effectiveDateTime: '2020-01-01T10:00:00Z',
+  valueQuantity: { value: 180.5, system: 'http://unitsofmeasure.org', code: 'cm' },
+};
+const provenance = { resourceType: 'Provenance', id: 'v1', target: [{ reference: 'Observation/o1/_history/1' }], recorded: '2020-01-01T10:00:00Z', agent: [] };
+
+async function rowsOf(db: Knex, table: string, type: string, id: string): Promise<Record<string, unknown>[]> {
+  return db(table).where({ resource_type: type, resource_id: id }).select();
+}
+
+describe.each(engines)('search index tables on $name', (engine) => {
+  let db: Knex;
+
+  beforeAll(async () => {
+    db = await engine.open();
+    await createSearchTables(db);
+    await createSearchTables(db); // idempotent: a re-run migration must not fail
+  });
+  afterAll(async () => {
+    await dropSearchTables(db);
+    await engine.close(db);
+  });
+
+  it('creates every table', async () => {
+    for (const table of Object.values(SEARCH_TABLES)) expect(await db.schema.hasTable(table)).toBe(true);
+    if (engine.name === 'postgres') {
+      // Bytewise order, as SQLite's: what lets a b-tree index serve prefix ranges.
+      const columns = await db('information_schema.columns').where({ table_schema: schema, table_name: 'search_string', column_name: 'value' }).pluck('collation_name');
+      expect(columns).toEqual(['C']);
+    }
+  });
+
+  it('writes, replaces and deletes the rows of a resource', async () => {
+    await db.transaction((trx) => writeIndexRows(trx, 'Patient', 'p1', extractIndexRows(patient), { replace: false }));
+    const strings = await rowsOf(db, SEARCH_TABLES.string, 'Patient', 'p1');
+    expect(strings.filter((r) => r.code === 'family')).toEqual([{ resource_type: 'Patient', resource_id: 'p1', code: 'family', value: 'nunez', exact: 'Núñez' }]);
+    const dates = await rowsOf(db, SEARCH_TABLES.date, 'Patient', 'p1');
+    expect(dates).toEqual([{ resource_type: 'Patient', resource_id: 'p1', code: 'birthdate', start: '1970-05-01T00:00:00.000Z', end: '1970-05-31T23:59:59.999Z' }]);
+
+    const updated = { ...patient, name: [{ family: 'Smith' }], birthDate: undefined };
+    await db.transaction((trx) => writeIndexRows(trx, 'Patient', 'p1', extractIndexRows(updated)));
+    const families = (await rowsOf(db, SEARCH_TABLES.string, 'Patient', 'p1')).filter((r) => r.code === 'family');
+    expect(families.map((r) => r.exact)).toEqual(['Smith']);
+    expect(await rowsOf(db, SEARCH_TABLES.date, 'Patient', 'p1')).toEqual([]);
+
+    await db.transaction((trx) => deleteIndexRows(trx, 'Patient', 'p1'));
+    for (const table of Object.values(SEARCH_TABLES)) expect(await rowsOf(db, table, 'Patient', 'p1')).toEqual([]);
+  });
+
+  it('answers the lookups search runs: token, quantity, and reverse references', async () => {
+    await writeIndexRowsBatch(db, [observation, provenance].map((r) => ({ resourceType: r.resourceType, id: r.id, rows: extractIndexRows(r) })), { replace: false });
+    const byCode = await db(SEARCH_TABLES.token).where({ resource_type: 'Observation', code: 'code', value: '8302-2', system: 'http://loinc.org' }).select('resource_id');
+    expect(byCode).toEqual([{ resource_id: 'o1' }]);
+    const quantity = await db(SEARCH_TABLES.quantity).where({ resource_type: 'Observation', code: 'value-quantity' }).first();
+    expect(quantity).toMatchObject({ unit_code: 'cm', value: 180.5, low: 180.45, high: 180.55 });
+    // _revinclude=Provenance:target for Observation/o1
+    const revinclude = await db(SEARCH_TABLES.reference).where({ target_type: 'Observation', target_id: 'o1', code: 'target', resource_type: 'Provenance' }).select('resource_id', 'target_version');
+    expect(revinclude).toEqual([{ resource_id: 'v1', target_version: '1' }]);
+    const forward = await db(SEARCH_TABLES.reference).where({ resource_type: 'Observation', code: 'patient', target_type: 'Patient', target_id: 'p1' }).select('resource_id');
+    expect(forward).toEqual([{ resource_id: 'o1' }]);
+    // Prefix search on normalised text: a range both engines serve from the index.
+    const p2 = { ...patient, id: 'p2' };
+    await writeIndexRows(db, 'Patient', 'p2', extractIndexRows(p2), { replace: false });
+    const prefix = await db(SEARCH_TABLES.string).where({ resource_type: 'Patient', code: 'family' }).andWhere('value', '>=', 'nu').andWhere('value', '<', 'nu\uffff').select('resource_id');
+    expect(prefix).toEqual([{ resource_id: 'p2' }]);
+  });
+
+  it('splits large writes into several statements and replaces many resources at once', async () => {
+    const many = (n: number, tag: string): IndexRows => {
+      const rows = emptyIndexRows();
+      for (let i = 0; i < n; i++) rows.token.push({ code: '_tag', system: 'http://example.org/bulk', value: `${tag}-${i}` });
+      return rows;
+    };
+    // 5 columns per token row: 20,000 rows exceed one statement on both engines.
+    const writes = Array.from({ length: 4 }, (_, i) => ({ resourceType: 'Basic', id: `b${i}`, rows: many(5000, 'first') }));
+    await db.transaction((trx) => writeIndexRowsBatch(trx, writes, { replace: false }));
+    const count = async (): Promise<number> => Number((await db(SEARCH_TABLES.token).where({ resource_type: 'Basic' }).count({ n: '*' }))[0].n);
+    expect(await count()).toBe(20_000);
+    await db.transaction((trx) => writeIndexRowsBatch(trx, writes.map((w) => ({ ...w, rows: many(2, 'second') }))));
+    expect(await count()).toBe(8);
+    const values = await db(SEARCH_TABLES.token).where({ resource_type: 'Basic', resource_id: 'b3' }).orderBy('value').pluck('value');
+    expect(values).toEqual(['second-0', 'second-1']);
+  });
+});
