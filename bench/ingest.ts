@@ -53,6 +53,34 @@ async function freshDatabase(engine: string): Promise<Fresh> {
   return { db, label: `postgres (schema ${schema})`, drop };
 }
 
+/**
+ * Time per SQL statement kind (verb and table), from knex's query events: where the
+ * database part of the import goes. COMMITs are not reported by knex and not included.
+ */
+function sqlTimer(db: Database): { stop(): { key: string; ms: number; n: number }[] } {
+  const started = new Map<string, bigint>();
+  const totals = new Map<string, { ms: number; n: number }>();
+  const onQuery = (q: { __knexQueryUid: string }) => started.set(q.__knexQueryUid, process.hrtime.bigint());
+  const onResponse = (_r: unknown, q: { __knexQueryUid: string; sql: string }) => {
+    const t0 = started.get(q.__knexQueryUid);
+    if (t0 === undefined) return;
+    started.delete(q.__knexQueryUid);
+    const m = /^\s*(insert into|delete from|update|select .*? from|pragma)\s*[`"]?(\w+)/is.exec(q.sql);
+    const key = m ? `${m[1].split(' ')[0].toLowerCase()} ${m[2]}` : q.sql.slice(0, 30);
+    const e = totals.get(key) ?? { ms: 0, n: 0 };
+    e.ms += Number(process.hrtime.bigint() - t0) / 1e6;
+    e.n++;
+    totals.set(key, e);
+  };
+  db.knex.on('query', onQuery).on('query-response', onResponse);
+  return {
+    stop: () => {
+      db.knex.off('query', onQuery).off('query-response', onResponse);
+      return [...totals].map(([key, v]) => ({ key, ...v })).sort((a, b) => b.ms - a.ms);
+    },
+  };
+}
+
 /** Samples RSS while the import runs, to show whether memory stays flat. */
 function rssSampler(): { stop(): number[] } {
   const samples: number[] = [];
@@ -65,15 +93,17 @@ async function benchImport(engine: string, data: string) {
   const config = loadConfig({ ...process.env, KILN_LOG_LEVEL: 'warn' });
   const app = await createApp(config, { db: fresh.db });
   const sampler = rssSampler();
+  const sql = sqlTimer(fresh.db);
   const started = process.hrtime.bigint();
   const summary = await importPaths(app, [data], { autoProvenance: config.autoProvenance });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const samples = sampler.stop();
+  const statements = sql.stop();
   const peakRss = process.resourceUsage().maxRSS * 1024;
   await app.close();
   await fresh.db.close();
   await fresh.drop();
-  return { summary, seconds, samples, peakRss, label: fresh.label };
+  return { summary, seconds, samples, peakRss, statements, label: fresh.label };
 }
 
 function files(data: string): string[] {
@@ -149,7 +179,11 @@ async function main(): Promise<void> {
   console.log(`memory:   peak RSS ${(run.peakRss / MB).toFixed(0)} MB; RSS during the import ${(Math.min(...run.samples) / MB).toFixed(0)}..${(Math.max(...run.samples) / MB).toFixed(0)} MB (${run.samples.length} samples)`);
   console.log(`baseline: read+gunzip+JSON.parse ${parse.seconds.toFixed(2)} s = ${rate(parse.resources, parse.seconds)}`);
   console.log(`baseline: raw better-sqlite3 insert (parse+stringify+insert, no FHIR work) ${raw.seconds.toFixed(2)} s = ${rate(raw.resources, raw.seconds)}`);
-  console.log(`target:   10,000/s on SQLite: ${summary.resources / seconds >= 10_000 ? 'met' : 'missed'}`);
+  const sqlMs = run.statements.reduce((n, st) => n + st.ms, 0);
+  const sqlCount = run.statements.reduce((n, st) => n + st.n, 0);
+  console.log(`sql:      ${(sqlMs / 1000).toFixed(2)} s in ${sqlCount} statements (COMMITs not included); largest:`);
+  for (const st of run.statements.slice(0, 8)) console.log(`            ${(st.ms / 1000).toFixed(2).padStart(6)} s ${String(st.n).padStart(7)} x ${st.key}`);
+  if (engine === 'sqlite') console.log(`target:   10,000/s on SQLite: ${summary.resources / seconds >= 10_000 ? 'met' : 'missed'}`);
 }
 
 main().catch((err) => {

@@ -45,7 +45,8 @@ function connectSqlite(path: string): Database {
       min: 1,
       max: 1,
       idleTimeoutMillis: 2 ** 31 - 1,
-      afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+      afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) {
+        cacheStatements(conn);
         conn.pragma('journal_mode = WAL');
         conn.pragma('synchronous = NORMAL');
         conn.pragma('busy_timeout = 10000');
@@ -56,6 +57,34 @@ function connectSqlite(path: string): Database {
     },
   });
   return { knex, engine: 'sqlite', close: () => knex.destroy() };
+}
+
+interface SqliteConnection {
+  pragma(s: string): unknown;
+  prepare(sql: string): unknown;
+}
+
+/** Prepared statements kept per connection; the server runs a few dozen distinct ones. */
+const STATEMENT_CACHE = 256;
+
+/**
+ * knex prepares every statement anew; better-sqlite3 statements can be reused, and
+ * preparing costs more than running a primary-key read. Caching them by SQL text on
+ * the connection makes repeated queries (reads, inserts of full chunks) skip the parse.
+ * knex runs each statement to completion before the next, so sharing one is safe.
+ */
+function cacheStatements(conn: SqliteConnection): void {
+  const prepare = conn.prepare.bind(conn);
+  const cache = new Map<string, unknown>();
+  conn.prepare = (sql: string) => {
+    let stmt = cache.get(sql);
+    if (stmt === undefined) {
+      stmt = prepare(sql);
+      if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value as string);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  };
 }
 
 function connectPostgres(url: string, opts: ConnectOptions): Database {

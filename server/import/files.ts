@@ -15,6 +15,8 @@ import { ImportUsageError, type FileFormat, type ImportFile } from './types.js';
  */
 
 const gunzipAsync = promisify(gunzip);
+/** zlib's default 16 KB output chunks make gunzipping a Synthea file twice as slow as 1 MB ones. */
+const GUNZIP_CHUNK = 1024 * 1024;
 
 /** The file names `kiln import` reads; a folder's other files are not import files and are skipped. */
 const SUFFIXES: { suffix: string; format: FileFormat; gzip: boolean }[] = [
@@ -65,7 +67,7 @@ async function walk(dir: string): Promise<string[]> {
 /** A whole (Bundle) file as text, gunzipped when it is gzip-compressed. */
 export async function readWhole(file: ImportFile): Promise<string> {
   const raw = await readFile(file.path);
-  const bytes = file.gzip ? await gunzipAsync(raw) : raw;
+  const bytes = file.gzip ? await gunzipAsync(raw, { chunkSize: GUNZIP_CHUNK }) : raw;
   return stripBom(bytes.toString('utf8'));
 }
 
@@ -75,7 +77,7 @@ export async function readWhole(file: ImportFile): Promise<string> {
  */
 export async function* readLines(file: ImportFile): AsyncGenerator<string> {
   const raw = createReadStream(file.path);
-  const input = file.gzip ? raw.pipe(createGunzip()) : raw;
+  const input = file.gzip ? raw.pipe(createGunzip({ chunkSize: 256 * 1024 })) : raw;
   // pipe() does not forward errors: a read error would otherwise never reach the loop.
   if (file.gzip) raw.on('error', (err) => input.destroy(err));
   const lines = createInterface({ input, crlfDelay: Infinity });

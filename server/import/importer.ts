@@ -1,5 +1,6 @@
 import type { App } from '../app.js';
 import { FhirError } from '../errors.js';
+import { withBulkCheckpoints } from './checkpoints.js';
 import { bundleEntries, lineEntry } from './entries.js';
 import { listImportFiles, readLines, readWhole } from './files.js';
 import { commitBatch, prepareBatch, type LoadContext } from './load.js';
@@ -91,12 +92,14 @@ export async function importFiles(app: App, files: ImportFile[], opts: ImportOpt
     opts.onCommitted?.(file, entries.length, lines);
     progress();
   };
-  for (const file of files) {
-    const report = await importFile(ctx, file, chunk, committed);
-    reports.push(report);
-    if (report.failure) opts.onFailed?.(report);
-    progress();
-  }
+  await withBulkCheckpoints(app.db, async () => {
+    for (const file of files) {
+      const report = await importFile(ctx, file, chunk, committed);
+      reports.push(report);
+      if (report.failure) opts.onFailed?.(report);
+      progress();
+    }
+  });
   return summarize(reports, startedAt, files.some((f) => f.format === 'ndjson') ? chunk : undefined);
 }
 

@@ -17,10 +17,14 @@ import type { ImportEntry, ImportFile } from './types.js';
  */
 export class ImportIndex {
   private readonly urls = new Map<string, string>();
-  /** `Type|system|value` → ids, space-separated (ids hold no spaces): compact for a map this size. */
-  private readonly bySystem = new Map<string, string>();
+  /**
+   * `Type|system|value` → id, or the set of ids when several resources share it (Synthea
+   * gives all its ExplanationOfBenefits one claim-group identifier): one string for the
+   * common case keeps a map of this size small.
+   */
+  private readonly bySystem = new Map<string, string | Set<string>>();
   /** `Type|value` → ids, for `identifier=value` (any system). */
-  private readonly byValue = new Map<string, string>();
+  private readonly byValue = new Map<string, string | Set<string>>();
   private readonly lastSeen = new Map<string, number>();
   /** Resources found, for the progress ETA. */
   resources = 0;
@@ -51,7 +55,7 @@ export class ImportIndex {
   /** Ids of the resources of `type` with this identifier; `system` undefined matches any system. */
   byIdentifier(type: string, system: string | undefined, value: string): string[] {
     const ids = system === undefined ? this.byValue.get(`${type}|${value}`) : this.bySystem.get(`${type}|${system}|${value}`);
-    return ids ? ids.split(' ') : [];
+    return ids === undefined ? [] : typeof ids === 'string' ? [ids] : [...ids];
   }
 
   /** True when a later entry of this import holds the same resource. */
@@ -61,10 +65,11 @@ export class ImportIndex {
   }
 }
 
-function addId(map: Map<string, string>, key: string, id: string): void {
+function addId(map: Map<string, string | Set<string>>, key: string, id: string): void {
   const known = map.get(key);
   if (known === undefined) map.set(key, id);
-  else if (!known.split(' ').includes(id)) map.set(key, `${known} ${id}`);
+  else if (typeof known !== 'string') known.add(id);
+  else if (known !== id) map.set(key, new Set([known, id]));
 }
 
 /** Resource.identifier: a list on most types, a single Identifier on a few (e.g. Bundle). */

@@ -23,7 +23,7 @@ interface Run {
  * it comes and may kill the process.
  */
 function kilnImport(args: string[], env: Record<string, string>, onLine?: (line: string, kill: () => void) => void): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/import/kiln.ts', 'import', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'import', ...args], {
     cwd: process.cwd(),
     env: { ...process.env, KILN_LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

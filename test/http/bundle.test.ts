@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client } from 'fhir-kit-client';
+import { engines } from '../helpers/db.js';
+import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+
+const PATIENT_URL = 'urn:uuid:8a5a3bd4-0a39-4c39-9d2a-0c4a2c6f0001';
+const ENCOUNTER_URL = 'urn:uuid:8a5a3bd4-0a39-4c39-9d2a-0c4a2c6f0002';
+
+function transaction() {
+  return {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      {
+        fullUrl: ENCOUNTER_URL,
+        resource: { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: PATIENT_URL } },
+        request: { method: 'POST', url: 'Encounter' },
+      },
+      {
+        fullUrl: PATIENT_URL,
+        resource: { resourceType: 'Patient', name: [{ family: 'Hopper', given: ['Grace'] }] },
+        request: { method: 'POST', url: 'Patient' },
+      },
+      {
+        resource: {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+          subject: { reference: PATIENT_URL },
+          encounter: { reference: ENCOUNTER_URL },
+          valueQuantity: { value: 72, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+        },
+        request: { method: 'POST', url: 'Observation' },
+      },
+    ],
+  };
+}
+
+describe.each(engines())('batch and transaction on %s', (engine) => {
+  let t: TestApp;
+  let client: Client;
+  const count = async (table: string) => Number((await t.app.db.knex(table).count({ n: '*' }))[0].n);
+  /** The Provenance whose target is `location` (Type/id/_history/v), found through the reference index. */
+  const provenanceOf = async (location: string) => {
+    const [type, id] = location.split('/');
+    const rows = await t.app.db.knex('search_reference as r')
+      .join('resources as p', function join() {
+        this.on('p.id', 'r.resource_id').andOn('p.resource_type', 'r.resource_type');
+      })
+      .where({ 'r.resource_type': 'Provenance', 'r.code': 'target', 'r.target_type': type, 'r.target_id': id })
+      .select('p.content');
+    expect(rows).toHaveLength(1);
+    return JSON.parse(rows[0].content);
+  };
+  beforeAll(async () => {
+    t = await startTestApp(engine);
+    client = new Client({ baseUrl: t.base });
+  });
+  afterAll(() => t.stop());
+
+  it('commits a transaction and rewrites urn:uuid references to the new ids', async () => {
+    const res = (await client.transaction({ body: transaction() })) as unknown as {
+      type: string;
+      entry: { response: { status: string; location: string; etag: string }; resource: { id: string; subject?: { reference: string }; encounter?: { reference: string } } }[];
+    };
+    expect(res.type).toBe('transaction-response');
+    expect(res.entry.map((e) => e.response.status)).toEqual(['201 Created', '201 Created', '201 Created']);
+    const [enc, pat, obs] = res.entry.map((e) => e.resource);
+    expect(enc.subject?.reference).toBe(`Patient/${pat.id}`);
+    expect(obs.subject?.reference).toBe(`Patient/${pat.id}`);
+    expect(obs.encounter?.reference).toBe(`Encounter/${enc.id}`);
+    expect(res.entry[1].response.location).toBe(`Patient/${pat.id}/_history/1`);
+    expect(res.entry[1].response.etag).toBe('W/"1"');
+    const stored = await fhirFetch(t, `Observation/${obs.id}`);
+    expect(stored.body.subject.reference).toBe(`Patient/${pat.id}`);
+  });
+
+  it('records one Provenance for the whole transaction, targeting every version it wrote', async () => {
+    const before = await count('resources');
+    const res = await fhirFetch(t, '', { method: 'POST', body: transaction() });
+    expect(res.status).toBe(200);
+    expect((await count('resources')) - before).toBe(4);
+    const written = res.body.entry.map((e: { response: { location: string } }) => e.response.location).sort();
+    const prov = await provenanceOf(written[0]);
+    const targets = prov.target.map((x: { reference: string }) => x.reference).sort();
+    expect(targets).toEqual(written);
+  });
+
+  it('processes DELETE, POST, PUT and GET in the order the spec gives', async () => {
+    await fhirFetch(t, 'Patient/order-1', { method: 'PUT', body: { resourceType: 'Patient', id: 'order-1' } });
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { request: { method: 'GET', url: 'Patient/order-2' } },
+        { resource: { resourceType: 'Patient', id: 'order-2', gender: 'male' }, request: { method: 'PUT', url: 'Patient/order-2' } },
+        { request: { method: 'DELETE', url: 'Patient/order-1' } },
+      ],
+    };
+    const res = await fhirFetch(t, '', { method: 'POST', body: bundle });
+    expect(res.status).toBe(200);
+    // The GET ran after the PUT although it comes first in the Bundle.
+    expect(res.body.entry[0].resource.gender).toBe('male');
+    expect(res.body.entry[1].response.status).toBe('201 Created');
+    expect(res.body.entry[2].response.status).toMatch(/^200|^204/);
+    expect((await fhirFetch(t, 'Patient/order-1')).status).toBe(410);
+  });
+
+  it('a transaction failing half-way leaves nothing behind', async () => {
+    const before = [await count('resources'), await count('resource_history'), await count('search_token')];
+    const bundle = transaction();
+    bundle.entry.push({
+      fullUrl: 'urn:uuid:8a5a3bd4-0a39-4c39-9d2a-0c4a2c6f0009',
+      resource: { resourceType: 'Patient', id: 'late-failure', name: [{ family: 'X' }] } as never,
+      request: { method: 'PUT', url: 'Patient/late-failure', ifMatch: 'W/"3"' } as never,
+    });
+    const res = await fhirFetch(t, '', { method: 'POST', body: bundle });
+    expect(res.status).toBe(412);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+    expect(res.body.issue[0].diagnostics).toContain('Bundle.entry[3]');
+    expect([await count('resources'), await count('resource_history'), await count('search_token')]).toEqual(before);
+  });
+
+  it('supports PATCH entries carried as Binary JSON Patch', async () => {
+    await fhirFetch(t, 'Patient/patch-me', { method: 'PUT', body: { resourceType: 'Patient', id: 'patch-me', gender: 'female' } });
+    const data = Buffer.from(JSON.stringify([{ op: 'replace', path: '/gender', value: 'other' }])).toString('base64');
+    const res = await fhirFetch(t, '', {
+      method: 'POST',
+      body: { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data }, request: { method: 'PATCH', url: 'Patient/patch-me' } }] },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.entry[0].resource.gender).toBe('other');
+  });
+
+  it('runs batch entries independently and reports each outcome', async () => {
+    const before = await count('resources');
+    const res = await fhirFetch(t, '', {
+      method: 'POST',
+      body: {
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [
+          { resource: { resourceType: 'Patient', name: [{ family: 'Ok' }] }, request: { method: 'POST', url: 'Patient' } },
+          { request: { method: 'GET', url: 'Patient/not-there' } },
+          { resource: { resourceType: 'Patient', id: 'batch-2' }, request: { method: 'PUT', url: 'Patient/batch-2', ifMatch: 'W/"9"' } },
+          { resource: { resourceType: 'Patient', id: 'batch-3' }, request: { method: 'PUT', url: 'Patient/batch-3' } },
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.type).toBe('batch-response');
+    const statuses = res.body.entry.map((e: { response: { status: string } }) => e.response.status);
+    expect(statuses).toEqual(['201 Created', '404 Not Found', '412 Precondition Failed', '201 Created']);
+    expect(res.body.entry[1].response.outcome.resourceType).toBe('OperationOutcome');
+    // Two resources written, plus one Provenance naming both.
+    expect((await count('resources')) - before).toBe(3);
+    const prov = await provenanceOf(res.body.entry[0].response.location);
+    expect(prov.target.map((x: { reference: string }) => x.reference).sort()).toEqual(
+      [res.body.entry[0].response.location, res.body.entry[3].response.location].sort(),
+    );
+  });
+});
