@@ -50,7 +50,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     config,
     db,
     resources,
-    log: res.locals.log as Logger,
+    // A child logger only when a controller logs: most requests never do.
+    get log() {
+      return log.child({ reqId: res.locals.requestId as string });
+    },
     requestId: res.locals.requestId as string,
     actor: SERVER_ACTOR,
   });
@@ -68,12 +71,11 @@ function requestLog(log: Logger) {
     const requestId = typeof incoming === 'string' && /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID();
     const started = process.hrtime.bigint();
     res.locals.requestId = requestId;
-    res.locals.log = log.child({ reqId: requestId });
     res.setHeader('X-Request-Id', requestId);
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       // The path only: query values and bodies may carry health data.
-      (res.locals.log as Logger).info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      log.info({ reqId: requestId, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };

@@ -50,6 +50,8 @@ interface Row {
 
 const COLUMNS = ['resource_type', 'id', 'version_id', 'last_updated', 'deleted', 'content'];
 
+const READ_SQL = `select ${COLUMNS.map((c) => `"${c}"`).join(', ')} from "resources" where "resource_type" = ? and "id" = ?`;
+
 function fromRow(r: Row): StoredVersion {
   return {
     resourceType: r.resource_type,
@@ -84,8 +86,11 @@ export class ResourceStore {
 
   /** The current version (possibly a deletion), or undefined when the id was never used. */
   async read(db: Executor, resourceType: string, id: string): Promise<StoredVersion | undefined> {
-    const row = await db('resources').select(COLUMNS).where({ resource_type: resourceType, id }).first();
-    return row ? fromRow(row) : undefined;
+    // The hottest query of the server: fixed SQL text skips knex's query compiler, and
+    // on SQLite the connection's statement cache skips the parse too.
+    const result = await db.raw(READ_SQL, [resourceType, id]);
+    const rows: Row[] = Array.isArray(result) ? result : result.rows;
+    return rows.length ? fromRow(rows[0]) : undefined;
   }
 
   /** Like `read`, inside a write transaction; on PostgreSQL it locks the row until commit. */

