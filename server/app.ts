@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import express, { type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { RequestContext } from './context.js';
@@ -16,7 +17,10 @@ import { ResourceService } from './service/resources.js';
 import { WriteSession } from './service/types.js';
 
 export interface App {
+  /** Serves everything outside the FHIR base (health checks, and later OAuth and admin). */
   app: express.Express;
+  /** The node:http request listener: the FHIR API under the base path, express elsewhere. */
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
   db: Database;
   resources: ResourceService;
   log: Logger;
@@ -43,42 +47,58 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(requestLog(log));
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', (_req, res) => void readiness(db).then((ok) => res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready' })));
-  const contextFor = (_req: Request, res: Response): RequestContext => ({
-    config,
-    db,
-    resources,
-    // A child logger only when a controller logs: most requests never do.
-    get log() {
-      return log.child({ reqId: res.locals.requestId as string });
-    },
-    requestId: res.locals.requestId as string,
-    actor: SERVER_ACTOR,
-  });
-  app.use(config.basePath || '/', fhirApi(contextFor, config.maxBodyBytes));
   app.use((req, res) => {
     const { status, outcome } = normalizeError(notFound(`Nothing at ${req.method} ${req.path}; the FHIR API is at ${config.basePath}`));
     res.status(status).type(FHIR_JSON).send(JSON.stringify(outcome));
   });
-  return { app, db, resources, log, close: () => (opts.db ? Promise.resolve() : db.close()) };
+  const contextFor = (_req: IncomingMessage, res: ServerResponse): RequestContext => {
+    const requestId = res.getHeader('X-Request-Id') as string;
+    return {
+      config,
+      db,
+      resources,
+      // A child logger only when a controller logs: most requests never do.
+      get log() {
+        return log.child({ reqId: requestId });
+      },
+      requestId,
+      actor: SERVER_ACTOR,
+    };
+  };
+  const fhir = fhirApi(contextFor, config.basePath, config.maxBodyBytes);
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    logRequest(log, req, res);
+    if (underBase(req.url ?? '/', config.basePath)) void fhir(req, res);
+    else app(req, res);
+  };
+  return { app, handler, db, resources, log, close: () => (opts.db ? Promise.resolve() : db.close()) };
 }
 
-function requestLog(log: Logger) {
-  return (req: Request, res: Response, next: () => void) => {
-    const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID();
-    const started = process.hrtime.bigint();
-    res.locals.requestId = requestId;
-    res.setHeader('X-Request-Id', requestId);
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      // The path only: query values and bodies may carry health data.
-      log.info({ reqId: requestId, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
-    });
-    next();
-  };
+/** True when `url` is the FHIR base or below it (`/fhir/r4`, `/fhir/r4/`, `/fhir/r4?x`, `/fhir/r4/Patient`). */
+function underBase(url: string, basePath: string): boolean {
+  if (basePath === '') return true;
+  if (!url.startsWith(basePath)) return false;
+  const next = url.charAt(basePath.length);
+  return next === '' || next === '/' || next === '?';
+}
+
+/**
+ * One log line per request, with its id, also sent back as `X-Request-Id` (a
+ * well-formed incoming one is kept, so a proxy's id follows the request).
+ */
+function logRequest(log: Logger, req: IncomingMessage, res: ServerResponse): void {
+  const incoming = req.headers['x-request-id'];
+  const requestId = typeof incoming === 'string' && /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+  const started = process.hrtime.bigint();
+  res.setHeader('X-Request-Id', requestId);
+  res.on('finish', () => {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    // The path only: query values and bodies may carry health data.
+    const path = (req.url ?? '/').split('?')[0];
+    log.info({ reqId: requestId, method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+  });
 }
 
 async function readiness(db: Database): Promise<boolean> {

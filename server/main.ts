@@ -18,7 +18,7 @@ export interface Running {
 export async function serve(config: Config = loadConfig(), onReady?: (app: App) => Promise<void>): Promise<Running> {
   const app = await createApp(config);
   if (onReady) await onReady(app);
-  const server = createServer(app.app);
+  const server = createServer(app.handler);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

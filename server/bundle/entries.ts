@@ -86,13 +86,13 @@ export function transactionOrder(entries: EntryRequest[]): EntryRequest[] {
 /**
  * Assigns the ids of resources created in a transaction up front, so that every
  * reference to an entry's `fullUrl` (usually `urn:uuid:...`) can be rewritten to
- * `Type/id` before anything is written.
+ * `Type/id` before anything is written. `map` already holds the fullUrls that
+ * conditional creates resolved to existing resources.
  * See: https://hl7.org/fhir/R4/bundle.html#references
  */
-export function plannedIds(entries: EntryRequest[]): Map<string, string> {
-  const map = new Map<string, string>();
+export function plannedIds(entries: EntryRequest[], map: Map<string, string>): Map<string, string> {
   for (const e of entries) {
-    if (!e.fullUrl) continue;
+    if (!e.fullUrl || map.has(e.fullUrl)) continue;
     const { method } = e.request;
     const [type, id] = e.segments;
     if (method === 'POST' && e.segments.length === 1) {

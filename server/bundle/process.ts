@@ -1,7 +1,9 @@
 import type { Bundle, BundleEntry, BundleEntryResponse } from 'fhir/r4';
 import type { FhirResponse, RequestContext } from '../context.js';
 import { FhirError, normalizeError } from '../errors.js';
+import { findExisting } from '../controllers/write.js';
 import { dispatch } from '../http/dispatch.js';
+import type { WriteSession } from '../service/types.js';
 import { parseProvenanceHeader, preferReturn } from '../parse/headers.js';
 import type { FhirRequest } from '../context.js';
 import { entryRequests, plannedIds, rewriteReferences, transactionOrder, type EntryRequest } from './entries.js';
@@ -22,12 +24,13 @@ const STATUS_TEXT: Record<number, string> = {
  */
 export async function processTransaction(bundle: { entry?: RawEntry[] }, req: FhirRequest, ctx: RequestContext): Promise<Bundle> {
   const entries = entryRequests(bundle.entry ?? [], ctx.config.baseUrl, req.headers);
-  const ids = plannedIds(entries);
-  for (const e of entries) if (e.request.body !== undefined) rewriteReferences(e.request.body, ids);
   const provenance = { header: parseProvenanceHeader(req), actor: ctx.actor };
   const results = new Array<BundleEntry>(entries.length);
   await ctx.resources.write(provenance, async (session) => {
-    const inner: RequestContext = { ...ctx, session };
+    const inner = { ...ctx, session };
+    const ids = await conditionalCreates(entries, inner);
+    plannedIds(entries, ids);
+    for (const e of entries) if (e.request.body !== undefined) rewriteReferences(e.request.body, ids);
     for (const e of transactionOrder(entries)) {
       try {
         results[e.index] = toEntry(await dispatch(e.request, e.segments, inner), e, ctx, req);
@@ -66,6 +69,26 @@ export async function processBatch(bundle: { entry?: RawEntry[] }, req: FhirRequ
     }
   });
   return { resourceType: 'Bundle', type: 'batch-response', entry: results };
+}
+
+/**
+ * Conditional creates (`ifNoneExist`) that match an existing resource create nothing:
+ * references to their fullUrl point at the match instead.
+ * See: https://hl7.org/fhir/R4/bundle.html#references
+ */
+async function conditionalCreates(entries: EntryRequest[], ctx: RequestContext & { session: WriteSession }): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  for (const e of entries) {
+    const criteria = e.request.headers['if-none-exist'];
+    if (e.request.method !== 'POST' || !e.fullUrl || !criteria || e.segments.length !== 1) continue;
+    try {
+      const existing = await findExisting(ctx, ctx.session, e.segments[0], criteria.replace(/^[A-Za-z]*\?/, ''));
+      if (existing) ids.set(e.fullUrl, `${existing.resourceType}/${existing.id}`);
+    } catch (err) {
+      throw atEntry(err, e.index);
+    }
+  }
+  return ids;
 }
 
 function toEntry(out: FhirResponse, e: EntryRequest, ctx: RequestContext, req: FhirRequest): BundleEntry {

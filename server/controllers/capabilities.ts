@@ -4,6 +4,7 @@ import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/
 import type { Config } from '../config.js';
 import type { Route } from '../http/routes.js';
 import { projectRoot } from '../paths.js';
+import { searchCapabilities } from '../search/query/capabilities.js';
 import { resourceTypes } from '../validate/index.js';
 
 type Template = CapabilityStatement & { rest: (CapabilityStatement['rest'] & object)[number] & { resourceDefaults?: Record<string, unknown> }[] };
@@ -36,6 +37,7 @@ export function capabilityStatement(routes: Route[], config: Config): Capability
               type,
               ...resourceDefaults,
               interaction: [...new Set(typeInteractions)].map((code) => ({ code })),
+              ...(typeInteractions.includes('search-type') ? searchCapabilities(type) : {}),
             }) as CapabilityStatementRestResource,
         ),
         interaction: [...new Set(systemInteractions)].map((code) => ({ code: code as 'batch' })),

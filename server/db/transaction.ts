@@ -25,3 +25,12 @@ function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string } | undefined;
   return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
+
+/**
+ * Serialises writers that decide on the same search criteria (conditional create):
+ * on PostgreSQL a transaction-scoped advisory lock on the key; SQLite's write lock,
+ * taken when the transaction began, already serialises every writer.
+ */
+export async function lockCriteria(db: Database, trx: Knex.Transaction, key: string): Promise<void> {
+  if (db.engine === 'postgres') await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
+}

@@ -1,86 +1,107 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FhirRequest, RequestContext } from '../context.js';
-import { FhirError, badRequest, issue, normalizeError, payloadTooLarge } from '../errors.js';
+import { badRequest, normalizeError, payloadTooLarge } from '../errors.js';
 import { dispatch, pathSegments } from './dispatch.js';
 import { FHIR_JSON, checkAccept, checkContentType, parseJsonBody } from './negotiate.js';
-import { render } from './respond.js';
+import { render, type WireResponse } from './respond.js';
 
-/** Builds the per-request context (the caller, the logger with the request id). */
-export type ContextFactory = (req: Request, res: Response) => RequestContext;
+/** Builds the per-request context (the caller, the request id, the logger). */
+export type ContextFactory = (req: IncomingMessage, res: ServerResponse) => RequestContext;
+
+const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 
 /**
- * The only express-aware part of the FHIR API: turns an express request into a
- * `FhirRequest`, runs the matched controller, and writes its answer. Every error
+ * The only HTTP-aware part of the FHIR API: turns a node request under the FHIR base
+ * into a `FhirRequest`, runs the matched controller, and writes its answer. Every error
  * leaves as an OperationOutcome.
+ *
+ * It is a plain `node:http` handler rather than express middleware: the FHIR API needs
+ * none of express's features, and express's router alone cost more than everything
+ * else on the read path (see docs/benchmarks.md).
  */
-export function fhirApi(contextFor: ContextFactory, maxBodyBytes: number): express.Router {
-  const router = express.Router();
-  router.use(express.raw({ type: () => true, limit: maxBodyBytes }));
-  router.use(async (req: Request, res: Response) => {
+export function fhirApi(contextFor: ContextFactory, basePath: string, maxBodyBytes: number) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const ctx = contextFor(req, res);
     try {
-      const fhirReq = toFhirRequest(req);
+      const fhirReq = toFhirRequest(req, basePath);
       checkAccept(req.headers.accept, fhirReq.query._format?.[0]);
-      const path = segments(req.path);
-      fhirReq.body = readBody(req);
+      const path = segments(fhirReq.url.split('?')[0]);
+      fhirReq.body = await readBody(req, path, maxBodyBytes);
       const out = await dispatch(fhirReq, path, ctx);
       send(res, render(fhirReq, out, ctx.config));
     } catch (err) {
       sendError(res, err, ctx);
     }
-  });
-  router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    sendError(res, bodyError(err), contextFor(req, res));
-  });
-  return router;
+  };
 }
 
 function segments(path: string): string[] {
-  const parts = path.replace(/^\/+|\/+$/g, '');
-  if (parts === '') return [];
   try {
-    return pathSegments(parts);
+    return pathSegments(path);
   } catch {
     throw badRequest(`The URL path "${path}" is not valid percent-encoding`);
   }
 }
 
-function toFhirRequest(req: Request): FhirRequest {
-  const url = req.originalUrl;
+function toFhirRequest(req: IncomingMessage, basePath: string): FhirRequest {
+  const url = (req.url ?? '/').slice(basePath.length);
   const q = url.indexOf('?');
   const query: Record<string, string[]> = {};
   const search = q >= 0 ? url.slice(q + 1) : '';
-  for (const [k, v] of new URLSearchParams(search)) (query[k] ??= []).push(v);
+  if (search) for (const [k, v] of new URLSearchParams(search)) (query[k] ??= []).push(v);
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-  const path = req.path.replace(/^\/+/, '');
-  return { method: req.method, params: {}, query, headers, url: search ? `${path}?${search}` : path };
+  const path = (q >= 0 ? url.slice(0, q) : url).replace(/^\/+/, '');
+  return { method: req.method ?? 'GET', params: {}, query, headers, url: search ? `${path}?${search}` : path };
 }
 
-function readBody(req: Request): unknown {
-  const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
-  const hasBody = raw !== undefined && raw.length > 0;
-  if (req.method === 'GET' || req.method === 'DELETE' || req.method === 'HEAD') return undefined;
-  if (!hasBody) {
-    if (req.method === 'POST' && req.path.endsWith('/_search')) return undefined;
-    throw badRequest(`${req.method} needs a request body`, undefined, 'required');
+/**
+ * Reads and parses the body: JSON (FHIR or JSON Patch), or a form for `_search`.
+ * The size limit is checked against Content-Length before reading and while reading.
+ */
+async function readBody(req: IncomingMessage, path: string[], limit: number): Promise<unknown> {
+  const method = req.method ?? 'GET';
+  if (BODYLESS.has(method)) return undefined;
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw tooLarge(limit);
+  const raw = await readStream(req, limit);
+  const isSearch = method === 'POST' && path[path.length - 1] === '_search';
+  if (raw.length === 0) {
+    if (isSearch) return undefined;
+    throw badRequest(`${method} needs a request body`, undefined, 'required');
   }
-  checkContentType(req.headers['content-type'], req.method === 'PATCH');
+  // POST …/_search carries search parameters as a form (https://hl7.org/fhir/R4/http.html#search).
+  if (isSearch && /^application\/x-www-form-urlencoded\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+    return new URLSearchParams(raw.toString('utf8'));
+  }
+  checkContentType(req.headers['content-type'], method === 'PATCH');
   return parseJsonBody(raw.toString('utf8'));
 }
 
-function bodyError(err: unknown): unknown {
-  const e = err as { type?: string; status?: number; message?: string };
-  if (e?.type === 'entity.too.large') return payloadTooLarge(`The request body is larger than the limit of ${(e as { limit?: number }).limit} bytes`);
-  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
-    return new FhirError(415, [issue('not-supported', e.message ?? 'Unsupported body encoding')]);
-  }
-  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return badRequest(`The request body could not be read: ${e.message}`);
-  return err;
+function readStream(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(tooLarge(limit));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', () => reject(badRequest('The request body could not be read')));
+  });
 }
 
-function send(res: Response, wire: ReturnType<typeof render>): void {
-  res.status(wire.status);
+function tooLarge(limit: number) {
+  return payloadTooLarge(`The request body is larger than the limit of ${limit} bytes (KILN_MAX_BODY_BYTES)`);
+}
+
+function send(res: ServerResponse, wire: WireResponse): void {
+  res.statusCode = wire.status;
   for (const [k, v] of Object.entries(wire.headers)) res.setHeader(k, v);
   if (wire.body === undefined) {
     res.end();
@@ -90,15 +111,17 @@ function send(res: Response, wire: ReturnType<typeof render>): void {
   res.end(wire.body);
 }
 
-function sendError(res: Response, err: unknown, ctx: RequestContext): void {
+function sendError(res: ServerResponse, err: unknown, ctx: RequestContext): void {
   const { status, outcome, headers } = normalizeError(err);
   if (status >= 500) ctx.log.error({ err }, 'request failed');
   if (res.headersSent) {
     res.end();
     return;
   }
-  res.status(status);
+  res.statusCode = status;
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.setHeader('Content-Type', FHIR_JSON);
+  // A refused upload may still be arriving: close the connection rather than drain it.
+  if (status === 413) res.setHeader('Connection', 'close');
   res.end(JSON.stringify(outcome));
 }

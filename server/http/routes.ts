@@ -3,6 +3,7 @@ import { bundle } from '../controllers/bundle.js';
 import { capabilityStatement } from '../controllers/capabilities.js';
 import { history } from '../controllers/history.js';
 import { read, vread } from '../controllers/read.js';
+import { search } from '../controllers/search.js';
 import { create, patch, remove, update } from '../controllers/write.js';
 
 /** CapabilityStatement interaction codes: `TypeRestfulInteraction` and `SystemRestfulInteraction`. */
@@ -37,6 +38,8 @@ const capabilities: Controller = async (_req, ctx) => ({
 export const ROUTES: Route[] = [
   { method: 'GET', path: 'metadata', interaction: 'capabilities', controller: capabilities },
   { method: 'POST', path: '', interaction: ['transaction', 'batch'], controller: bundle },
+  { method: 'GET', path: '', interaction: 'search-system', controller: search },
+  { method: 'POST', path: '_search', interaction: 'search-system', controller: search },
   { method: 'GET', path: '_history', interaction: 'history-system', controller: history },
   { method: 'GET', path: ':type/_history', interaction: 'history-type', controller: history },
   { method: 'GET', path: ':type/:id/_history/:vid', interaction: 'vread', controller: vread },
@@ -46,6 +49,10 @@ export const ROUTES: Route[] = [
   { method: 'PATCH', path: ':type/:id', interaction: 'patch', controller: patch },
   { method: 'DELETE', path: ':type/:id', interaction: 'delete', controller: remove },
   { method: 'POST', path: ':type', interaction: 'create', controller: create },
+  { method: 'GET', path: ':type', interaction: 'search-type', controller: search },
+  { method: 'POST', path: ':type/_search', interaction: 'search-type', controller: search },
+  // Compartment search (Patient/1/Observation); last, so literal routes of the same shape win.
+  { method: 'GET', path: ':type/:id/:compartment', interaction: 'search-type', controller: search },
 ];
 
 export interface RouteMatch {

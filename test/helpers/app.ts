@@ -27,7 +27,7 @@ export async function startTestApp(engine: Engine, env: Record<string, string> =
   const origin = `http://127.0.0.1:${port}`;
   const config = loadConfig({ KILN_BASE_URL: `${origin}/fhir/r4`, KILN_LOG_LEVEL: 'silent', ...env });
   const app = await createApp(config, { db: database.db });
-  server.on('request', app.app);
+  server.on('request', app.handler);
   return {
     app,
     base: config.baseUrl,

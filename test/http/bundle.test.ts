@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from 'fhir-kit-client';
 import { engines } from '../helpers/db.js';
 import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+import { provenancesTargeting } from '../helpers/provenance.js';
 
 const PATIENT_URL = 'urn:uuid:8a5a3bd4-0a39-4c39-9d2a-0c4a2c6f0001';
 const ENCOUNTER_URL = 'urn:uuid:8a5a3bd4-0a39-4c39-9d2a-0c4a2c6f0002';
@@ -40,17 +41,12 @@ describe.each(engines())('batch and transaction on %s', (engine) => {
   let t: TestApp;
   let client: Client;
   const count = async (table: string) => Number((await t.app.db.knex(table).count({ n: '*' }))[0].n);
-  /** The Provenance whose target is `location` (Type/id/_history/v), found through the reference index. */
+  /** The one Provenance whose target is `location` (Type/id/_history/v). */
   const provenanceOf = async (location: string) => {
     const [type, id] = location.split('/');
-    const rows = await t.app.db.knex('search_reference as r')
-      .join('resources as p', function join() {
-        this.on('p.id', 'r.resource_id').andOn('p.resource_type', 'r.resource_type');
-      })
-      .where({ 'r.resource_type': 'Provenance', 'r.code': 'target', 'r.target_type': type, 'r.target_id': id })
-      .select('p.content');
-    expect(rows).toHaveLength(1);
-    return JSON.parse(rows[0].content);
+    const found = await provenancesTargeting(t.app.db.knex, type, id);
+    expect(found).toHaveLength(1);
+    return found[0];
   };
   beforeAll(async () => {
     t = await startTestApp(engine);
@@ -158,5 +154,56 @@ describe.each(engines())('batch and transaction on %s', (engine) => {
     expect(prov.target.map((x: { reference: string }) => x.reference).sort()).toEqual(
       [res.body.entry[0].response.location, res.body.entry[3].response.location].sort(),
     );
+  });
+});
+
+describe.each(engines())('conditional create on %s', (engine) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp(engine);
+  });
+  afterAll(() => t.stop());
+  const ident = (value: string) => ({ resourceType: 'Patient', identifier: [{ system: 'https://kiln.example/mrn', value }] });
+
+  it('If-None-Exist creates once, then answers 200 with the match; several matches are 412', async () => {
+    const headers = { 'if-none-exist': 'identifier=https://kiln.example/mrn|cc-1' };
+    const first = await fhirFetch(t, 'Patient', { method: 'POST', body: ident('cc-1'), headers });
+    expect(first.status).toBe(201);
+    const again = await fhirFetch(t, 'Patient', { method: 'POST', body: ident('cc-1'), headers });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(first.body.id);
+    await fhirFetch(t, 'Patient', { method: 'POST', body: ident('cc-2') });
+    await fhirFetch(t, 'Patient', { method: 'POST', body: ident('cc-2') });
+    const many = await fhirFetch(t, 'Patient', { method: 'POST', body: ident('cc-2'), headers: { 'if-none-exist': 'identifier=https://kiln.example/mrn|cc-2' } });
+    expect(many.status).toBe(412);
+  });
+
+  it('20 simultaneous conditional creates with the same criteria leave exactly one resource', async () => {
+    const headers = { 'if-none-exist': 'identifier=https://kiln.example/mrn|race-1' };
+    const results = await Promise.all(Array.from({ length: 20 }, () => fhirFetch(t, 'Patient', { method: 'POST', body: ident('race-1'), headers })));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 200)).toHaveLength(19);
+    expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
+  });
+
+  it('a transaction entry with ifNoneExist reuses the match and points references at it', async () => {
+    const existing = await fhirFetch(t, 'Patient', { method: 'POST', body: ident('tx-1') });
+    const res = await fhirFetch(t, '', {
+      method: 'POST',
+      body: {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          { fullUrl: 'urn:uuid:5d0a3a1e-3f7a-4f55-9b64-3a7e8c2d0001', resource: ident('tx-1'), request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=https://kiln.example/mrn|tx-1' } },
+          {
+            resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:5d0a3a1e-3f7a-4f55-9b64-3a7e8c2d0001' } },
+            request: { method: 'POST', url: 'Observation' },
+          },
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.entry[0].response.status).toBe('200 OK');
+    expect(res.body.entry[1].resource.subject.reference).toBe(`Patient/${existing.body.id}`);
   });
 });

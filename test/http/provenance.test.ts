@@ -1,20 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { engines } from '../helpers/db.js';
 import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+import { provenancesTargeting } from '../helpers/provenance.js';
 
 const patient = { resourceType: 'Patient', name: [{ family: 'Curie' }] };
 
 describe.each(engines())('Provenance on writes on %s', (engine) => {
   let t: TestApp;
-  const provenancesFor = async (type: string, id: string) => {
-    const rows = await t.app.db.knex('search_reference as r')
-      .join('resources as p', function join() {
-        this.on('p.id', 'r.resource_id').andOn('p.resource_type', 'r.resource_type');
-      })
-      .where({ 'r.resource_type': 'Provenance', 'r.code': 'target', 'r.target_type': type, 'r.target_id': id })
-      .select('p.content');
-    return rows.map((r: { content: string }) => JSON.parse(r.content));
-  };
+  const provenancesFor = (type: string, id: string) => provenancesTargeting(t.app.db.knex, type, id);
   beforeAll(async () => {
     t = await startTestApp(engine);
   });

@@ -1,0 +1,48 @@
+import type { CapabilityStatementRestResource } from 'fhir/r4';
+import { searchableResourceTypes, searchParamsFor, type SearchParamDef } from '../registry.js';
+import { UNSUPPORTED_PARAMS } from './params.js';
+
+/**
+ * What the CapabilityStatement says about searching each type, generated from the
+ * registry so it lists exactly what the query side answers: the parameters, and the
+ * `_include` / `_revinclude` values
+ * (https://hl7.org/fhir/R4/capabilitystatement-definitions.html#CapabilityStatement.rest.resource.searchParam).
+ */
+
+export type SearchCapabilities = Pick<CapabilityStatementRestResource, 'searchParam' | 'searchInclude' | 'searchRevInclude'>;
+
+const QUERYABLE = new Set(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri']);
+
+/** True when the query side can answer the parameter (composites, `near`, `_text`, … cannot). */
+export function isSupported(def: SearchParamDef): boolean {
+  if (def.code === '_id' || def.code === '_lastUpdated') return true;
+  return QUERYABLE.has(def.type) && def.expression !== undefined && !UNSUPPORTED_PARAMS.has(def.code);
+}
+
+let revIncludes: Map<string, string[]> | undefined;
+
+/** `Source:param` for every reference parameter, keyed by each type it may point at. */
+function buildRevIncludes(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const all = searchableResourceTypes();
+  for (const source of all) {
+    for (const def of searchParamsFor(source)) {
+      if (def.type !== 'reference' || !isSupported(def)) continue;
+      for (const target of def.targets.length > 0 ? def.targets : all) {
+        out.set(target, [...(out.get(target) ?? []), `${source}:${def.code}`]);
+      }
+    }
+  }
+  return out;
+}
+
+/** The search facts of one type's `CapabilityStatement.rest.resource`. */
+export function searchCapabilities(type: string): SearchCapabilities {
+  const defs = searchParamsFor(type).filter(isSupported);
+  revIncludes ??= buildRevIncludes();
+  return {
+    searchInclude: ['*', ...defs.filter((d) => d.type === 'reference').map((d) => `${type}:${d.code}`)],
+    searchRevInclude: revIncludes.get(type) ?? [],
+    searchParam: defs.map((d) => ({ name: d.code, definition: d.url, type: d.type as 'token' })),
+  };
+}

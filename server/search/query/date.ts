@@ -1,0 +1,116 @@
+import { badRequest } from '../../errors.js';
+import { dateRange } from '../ranges.js';
+import { DATE_MAX, DATE_MIN } from '../types.js';
+import { unescapeValue } from './params.js';
+import { anyOf, indexExists, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
+
+/**
+ * Date search: https://hl7.org/fhir/R4/search.html#date with the prefixes of
+ * https://hl7.org/fhir/R4/search.html#prefix. Both sides are ranges: the search value
+ * covers its precision (`2020` is the whole year), the stored row `[start, end]` its own
+ * (see ../ranges.ts), all as UTC ISO text, which sorts chronologically.
+ */
+
+export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
+const PREFIX = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)/;
+
+/** Splits `ge2020` into its prefix (default `eq`) and value; 400 for a prefix the parameter does not allow. */
+export function splitPrefix(raw: string, allowed: readonly string[], param: string): [Prefix, string] {
+  const m = PREFIX.exec(raw);
+  const prefix = (m?.[1] ?? 'eq') as Prefix;
+  if (m && allowed.length > 0 && !allowed.includes(prefix)) throw badRequest(`${param}: the prefix "${prefix}" is not allowed here`, param, 'value');
+  return [prefix, m ? raw.slice(2) : raw];
+}
+
+// https://hl7.org/fhir/R4/datatypes.html#dateTime; seconds and zone optional in search.
+const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-](\d{2}):(\d{2}))?)?)?)?$/;
+
+function daysIn(year: number, month: number): number {
+  return new Date(Date.UTC(2000 + (year % 400), month, 0)).getUTCDate();
+}
+
+/** True when every field of a matched date is in range (no 2020-02-30, no 25:00). */
+function realDate(m: RegExpExecArray): boolean {
+  const [y, mo, d, h, mi, s, , zh, zm] = m.slice(1).map((x) => (x === undefined ? undefined : Number(x)));
+  if (y === 0) return false;
+  if (mo !== undefined && (mo < 1 || mo > 12)) return false;
+  if (d !== undefined && (d < 1 || d > daysIn(y as number, mo as number))) return false;
+  if (h !== undefined && (h > 23 || (mi as number) > 59 || (s ?? 0) > 59)) return false;
+  return zh === undefined || (zh <= 14 && (zm as number) <= 59);
+}
+
+/**
+ * The UTC range `[start, end]` a search date covers. A `+` in an offset that arrived as
+ * a space (an unencoded `+` in the URL) is read as the `+` it was.
+ */
+export function searchDateRange(raw: string, param: string): [string, string] {
+  const text = unescapeValue(raw).replace(/ (\d{2}:\d{2})$/, '+$1');
+  const m = DATE.exec(text);
+  const range = m && realDate(m) ? dateRange(text) : null;
+  if (!range) throw badRequest(`${param}: "${raw}" is not a valid date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss][zone])`, param, 'value');
+  return range;
+}
+
+function iso(ms: number): string {
+  return ms > Date.parse(DATE_MAX) ? DATE_MAX : ms < Date.parse(DATE_MIN) ? DATE_MIN : new Date(ms).toISOString();
+}
+
+/** `ap`: the range widened by 10% of the gap between now and the date, as the spec recommends. */
+function approximate([start, end]: [string, string]): [string, string] {
+  const s = Date.parse(start);
+  const e = Date.parse(end);
+  const gap = Math.abs(Date.now() - s) * 0.1;
+  return [iso(s - gap), iso(e + gap)];
+}
+
+/**
+ * Adds the condition "stored range `[s, e]` relates to search range `[ps, pe]` as the
+ * prefix says", in the wording of https://hl7.org/fhir/R4/search.html#prefix.
+ */
+export function dateCondition(qb: QB, s: string, e: string, prefix: Prefix, range: [string, string]): void {
+  const [ps, pe] = range;
+  const within = (w: QB) => w.where(s, '>=', ps).where(e, '<=', pe);
+  switch (prefix) {
+    case 'eq': // the search range fully contains the target
+      return void within(qb);
+    case 'ne':
+      return void qb.where((w: QB) => w.where(s, '<', ps).orWhere(e, '>', pe));
+    case 'gt': // the range above the search value overlaps the target
+      return void qb.where(e, '>', pe);
+    case 'lt':
+      return void qb.where(s, '<', ps);
+    case 'ge':
+      return void qb.where((w: QB) => w.where(e, '>', pe).orWhere(within));
+    case 'le':
+      return void qb.where((w: QB) => w.where(s, '<', ps).orWhere(within));
+    case 'sa': // starts after the search range ends
+      return void qb.where(s, '>', pe);
+    case 'eb': // ends before the search range starts
+      return void qb.where(e, '<', ps);
+    case 'ap': {
+      const [lo, hi] = approximate(range);
+      return void qb.where(s, '<=', hi).where(e, '>=', lo);
+    }
+  }
+}
+
+/** A parsed date value: its prefix and range. */
+export interface DateValue {
+  prefix: Prefix;
+  range: [string, string];
+}
+
+/** Parses each OR-alternative of a date parameter. */
+export function parseDates(raws: string[], comparators: readonly string[], param: string): DateValue[] {
+  return raws.map((raw) => {
+    const [prefix, text] = splitPrefix(raw, comparators, param);
+    return { prefix, range: searchDateRange(text, param) };
+  });
+}
+
+/** The condition of one date parameter occurrence on `search_date`. */
+export function dateWhere(env: QueryEnv, owner: Owner, code: string, modifier: string | undefined, raws: string[], comparators: readonly string[], param: string): Where {
+  if (modifier !== undefined) throw badRequest(`${param}: unknown modifier ":${modifier}" for a date parameter (known: missing)`, param, 'not-supported');
+  const values = parseDates(raws, comparators, param);
+  return indexExists(env, owner, 'date', code, (qb, t) => anyOf(qb, values, (w, v) => dateCondition(w, `${t}.start`, `${t}.end`, v.prefix, v.range)));
+}

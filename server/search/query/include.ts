@@ -1,0 +1,149 @@
+import type { Knex } from 'knex';
+import { badRequest } from '../../errors.js';
+import { isResourceType } from '../../validate/index.js';
+import { getSearchParam } from '../registry.js';
+import { SEARCH_TABLES } from '../schema.js';
+import { localTarget, type QB } from './sql.js';
+
+/**
+ * `_include` and `_revinclude`, with `:iterate` (R4's name; `:recurse` is the STU3 one)
+ * and `*`: https://hl7.org/fhir/R4/search.html#include. Included resources are the
+ * local, current targets of the page's references (or the resources referring to the
+ * page), each once, and never one that is already a match.
+ */
+
+export interface IncludeSpec {
+  rev: boolean;
+  iterate: boolean;
+  /** The type holding the reference; undefined for `*`. */
+  source: string | undefined;
+  /** The reference parameter; undefined for `*` (every reference parameter). */
+  code: string | undefined;
+  /** Only targets of this type (`Observation:subject:Patient`). */
+  target: string | undefined;
+  /** `name=value` as asked, for the links. */
+  param: [string, string];
+}
+
+/** A resource row as the page and includes carry it. */
+export interface ResourceRow {
+  resource_type: string;
+  id: string;
+  content: string;
+}
+
+/** Most resources one search includes; past it the search says it stopped. */
+export const MAX_INCLUDED = 5000;
+const MAX_ROUNDS = 4;
+const CHUNK = 500;
+
+function parseSpec(name: string, value: string, rev: boolean, iterate: boolean): IncludeSpec {
+  const spec: IncludeSpec = { rev, iterate, source: undefined, code: undefined, target: undefined, param: [name, value] };
+  if (value === '*') return spec;
+  const [source, code, target, extra] = value.split(':');
+  if (extra !== undefined || !source || !code) throw badRequest(`${name}: "${value}" is not Type:parameter[:targetType] or *`, name, 'value');
+  if (!isResourceType(source)) throw badRequest(`${name}: "${source}" is not a resource type`, name, 'value');
+  spec.source = source;
+  if (code === '*') return spec;
+  const def = getSearchParam(source, code);
+  if (!def || def.type !== 'reference') throw badRequest(`${name}: ${source} has no reference parameter "${code}"`, name, 'value');
+  if (target !== undefined && (!isResourceType(target) || (def.targets.length > 0 && !def.targets.includes(target)))) {
+    throw badRequest(`${name}: ${source}.${code} does not refer to "${target}"`, name, 'value');
+  }
+  return { ...spec, code, target };
+}
+
+/** The include instructions of a search (https://hl7.org/fhir/R4/search.html#include). */
+export function parseIncludes(query: Record<string, string[]>): IncludeSpec[] {
+  const out: IncludeSpec[] = [];
+  for (const [name, values] of Object.entries(query)) {
+    const m = /^_(rev)?include(?::(iterate|recurse))?$/.exec(name);
+    if (!m) {
+      if (/^_(rev)?include:/.test(name)) throw badRequest(`${name}: unknown modifier (known: iterate)`, name, 'not-supported');
+      continue;
+    }
+    for (const value of values) if (value !== '') out.push(parseSpec(name, value, m[1] === 'rev', m[2] !== undefined));
+  }
+  return out;
+}
+
+/** Forward: the targets that `spec`'s references on the `ids` of `type` point at. */
+function forward(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string, ids: string[], baseUrl: string): QB {
+  const q = exec(`${SEARCH_TABLES.reference} as f`)
+    .join('resources as r', (j) => j.on('r.resource_type', 'f.target_type').andOn('r.id', 'f.target_id'))
+    .select('r.resource_type', 'r.id', 'r.content')
+    .where('f.resource_type', type)
+    .whereIn('f.resource_id', ids)
+    .where('r.deleted', false);
+  if (spec.code !== undefined) q.where('f.code', spec.code);
+  if (spec.target !== undefined) q.where('f.target_type', spec.target);
+  return q.where((w: QB) => localTarget(w, 'f', baseUrl));
+}
+
+/** Reverse: the resources whose `spec` references point at the `ids` of `type`. */
+function reverse(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string, ids: string[], baseUrl: string): QB {
+  const q = exec(`${SEARCH_TABLES.reference} as f`)
+    .join('resources as r', (j) => j.on('r.resource_type', 'f.resource_type').andOn('r.id', 'f.resource_id'))
+    .select('r.resource_type', 'r.id', 'r.content')
+    .where('f.target_type', type)
+    .whereIn('f.target_id', ids)
+    .where('r.deleted', false);
+  if (spec.source !== undefined) q.where('f.resource_type', spec.source);
+  if (spec.code !== undefined) q.where('f.code', spec.code);
+  return q.where((w: QB) => localTarget(w, 'f', baseUrl));
+}
+
+/** The rows one spec adds for the given sources, grouped by type and chunked to keep bindings few. */
+async function apply(exec: Knex | Knex.Transaction, spec: IncludeSpec, sources: ResourceRow[], baseUrl: string): Promise<ResourceRow[]> {
+  const byType = new Map<string, string[]>();
+  for (const s of sources) {
+    if (!spec.rev && spec.source !== undefined && s.resource_type !== spec.source) continue;
+    byType.set(s.resource_type, [...(byType.get(s.resource_type) ?? []), s.id]);
+  }
+  const out: ResourceRow[] = [];
+  for (const [type, ids] of byType) {
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const chunk = ids.slice(i, i + CHUNK);
+      const q = spec.rev ? reverse(exec, spec, type, chunk, baseUrl) : forward(exec, spec, type, chunk, baseUrl);
+      out.push(...((await q.limit(MAX_INCLUDED + 1)) as ResourceRow[]));
+    }
+  }
+  return out;
+}
+
+export interface Included {
+  rows: ResourceRow[];
+  /** True when MAX_INCLUDED cut the includes short. */
+  truncated: boolean;
+}
+
+/**
+ * Runs the includes for a page of matches: plain specs on the matches, then `:iterate`
+ * specs on what each round added, until nothing new comes (or MAX_ROUNDS).
+ */
+export async function resolveIncludes(exec: Knex | Knex.Transaction, specs: IncludeSpec[], matches: ResourceRow[], baseUrl: string): Promise<Included> {
+  const seen = new Set(matches.map((m) => `${m.resource_type}/${m.id}`));
+  const rows: ResourceRow[] = [];
+  const add = (found: ResourceRow[]): ResourceRow[] => {
+    const fresh: ResourceRow[] = [];
+    for (const r of found) {
+      const key = `${r.resource_type}/${r.id}`;
+      if (seen.has(key) || rows.length >= MAX_INCLUDED) continue;
+      seen.add(key);
+      rows.push(r);
+      fresh.push(r);
+    }
+    return fresh;
+  };
+  let frontier = matches;
+  let added: ResourceRow[] = [];
+  for (const spec of specs.filter((s) => !s.iterate)) added.push(...add(await apply(exec, spec, matches, baseUrl)));
+  const iterating = specs.filter((s) => s.iterate);
+  frontier = [...matches, ...added];
+  for (let round = 0; round < MAX_ROUNDS && iterating.length > 0 && frontier.length > 0 && rows.length < MAX_INCLUDED; round++) {
+    added = [];
+    for (const spec of iterating) added.push(...add(await apply(exec, spec, frontier, baseUrl)));
+    frontier = added;
+  }
+  return { rows, truncated: rows.length >= MAX_INCLUDED };
+}

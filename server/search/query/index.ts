@@ -1,0 +1,55 @@
+import type { Knex } from 'knex';
+import { badRequest } from '../../errors.js';
+import { isResourceType } from '../../validate/index.js';
+import { parseQueryString } from './params.js';
+import { compileFilters, ROOT } from './plan.js';
+import { matchQuery } from './run.js';
+import { QueryEnv } from './sql.js';
+
+/**
+ * The query side of FHIR search (https://hl7.org/fhir/R4/search.html): parameters
+ * compiled against the registry into EXISTS subqueries on the `search_*` index tables.
+ */
+
+export { planSearch, type SearchInput, type SearchPlan } from './plan.js';
+export { runSearch, countMatches, type SearchResult } from './run.js';
+export type { ResourceRow } from './include.js';
+
+export interface MatchOptions {
+  /**
+   * The server's public base URL, so that absolute references to it
+   * (`subject=https://kiln.example/fhir/Patient/1`) match local ones. Without it only
+   * relative references and the exact URL match.
+   */
+  baseUrl?: string;
+}
+
+/**
+ * The ids of current `resourceType` resources matching a search query string such as
+ * `identifier=http://x|1&active=true`, at most `limit` of them, ordered by id — for the
+ * conditional interactions (`If-None-Exist`, conditional references, conditional
+ * update and delete: https://hl7.org/fhir/R4/http.html#ccreate).
+ *
+ * Parsing is strict: an unknown parameter, modifier or bad value throws a 400
+ * `FhirError` naming it. Result parameters (`_count`, `_sort`, `_format`, …) are
+ * ignored. An empty query matches every resource of the type: callers decide whether
+ * that is allowed (conditional delete and update should refuse it).
+ *
+ * Pass the caller's transaction as `exec` when there is one: on SQLite there is one
+ * connection, and a query outside the open transaction would wait for it forever.
+ */
+export async function findMatchingIds(
+  exec: Knex | Knex.Transaction,
+  resourceType: string,
+  query: string,
+  limit: number,
+  options: MatchOptions = {},
+): Promise<string[]> {
+  if (!isResourceType(resourceType)) throw badRequest(`Unknown resource type "${resourceType}"`);
+  if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`findMatchingIds: limit must be a whole number, got ${limit}`);
+  const types = [resourceType];
+  const filters = compileFilters(new QueryEnv(options.baseUrl ?? ''), types, parseQueryString(query), false);
+  if (limit === 0) return [];
+  const rows = (await matchQuery(exec, { types, filters }).select(`${ROOT}.id`).orderBy(`${ROOT}.id`).limit(limit)) as { id: string }[];
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,123 @@
+import type { Knex } from 'knex';
+import { badRequest } from '../../errors.js';
+import { getSearchParam } from '../registry.js';
+import { SEARCH_TABLES } from '../schema.js';
+import { MAX_CHAR, type QB } from './sql.js';
+
+/**
+ * `_sort` and the keyset cursor that pages through its order
+ * (https://hl7.org/fhir/R4/search.html#sort, https://hl7.org/fhir/R4/http.html#paging).
+ * A page is "the next `count` rows after the last row's sort key", so a deep page costs
+ * what the first does, and rows written between pages neither repeat nor hide rows
+ * that were there before. The resource id (and type, across types) breaks ties, so the
+ * order is total.
+ */
+
+export interface SortKey {
+  /** The `_sort` item, `-` included, for the self link (tie-breakers have none). */
+  name: string | undefined;
+  desc: boolean;
+  /** SQL of the key on the row `r`; only bound values come from the request. */
+  sql: string;
+  bindings: Knex.Value[];
+  kind: 'text' | 'number';
+}
+
+const MAX_KEYS = 5;
+/** Rows without a value sort last both ways: these stand in for them. */
+const TEXT_LAST = { asc: MAX_CHAR, desc: '' };
+const NUMBER_LAST = { asc: Number.MAX_VALUE, desc: -Number.MAX_VALUE };
+
+/** Which column of which table orders each parameter type (lowest value ascending, highest descending). */
+const SORT_COLUMN: Record<string, { table: string; asc: string; desc: string; kind: SortKey['kind'] }> = {
+  string: { table: SEARCH_TABLES.string, asc: 'value', desc: 'value', kind: 'text' },
+  token: { table: SEARCH_TABLES.token, asc: 'value', desc: 'value', kind: 'text' },
+  uri: { table: SEARCH_TABLES.uri, asc: 'value', desc: 'value', kind: 'text' },
+  date: { table: SEARCH_TABLES.date, asc: 'start', desc: 'end', kind: 'text' },
+  number: { table: SEARCH_TABLES.number, asc: 'value', desc: 'value', kind: 'number' },
+  quantity: { table: SEARCH_TABLES.quantity, asc: 'value', desc: 'value', kind: 'number' },
+};
+
+/** The parameter type of `code` on every searched type (all must agree). */
+function sortType(types: readonly string[] | undefined, code: string): string {
+  const defs = (types ?? ['Parameters']).map((t) => getSearchParam(t, code));
+  if (defs.some((d) => d === undefined)) throw badRequest(`_sort: unknown search parameter "${code}"`, '_sort', 'not-supported');
+  const type = defs[0]!.type;
+  if (defs.some((d) => d!.type !== type)) throw badRequest(`_sort: "${code}" has different types on the searched types`, '_sort', 'not-supported');
+  if (!SORT_COLUMN[type] || defs[0]!.expression === undefined) throw badRequest(`_sort: cannot sort by the ${type} parameter "${code}"`, '_sort', 'not-supported');
+  return type;
+}
+
+/** One `_sort` item as a key on `r`. */
+function sortKey(item: string, types: readonly string[] | undefined, pg: boolean): SortKey {
+  const desc = item.startsWith('-');
+  const code = desc ? item.slice(1) : item;
+  if (code === '_id') return { name: item, desc, sql: '"r"."id"', bindings: [], kind: 'text' };
+  if (code === '_lastUpdated') return { name: item, desc, sql: '"r"."last_updated"', bindings: [], kind: 'text' };
+  const col = SORT_COLUMN[sortType(types, code)];
+  const agg = desc ? `max("k"."${col.desc}")` : `min("k"."${col.asc}")`;
+  const last = col.kind === 'text' ? TEXT_LAST[desc ? 'desc' : 'asc'] : NUMBER_LAST[desc ? 'desc' : 'asc'];
+  // PostgreSQL: compare as bytes, as the index columns do ("C"), whatever the database default.
+  const collate = pg && col.kind === 'text' ? ' collate "C"' : '';
+  const sql = `coalesce((select ${agg} from "${col.table}" as "k" where "k"."resource_type" = "r"."resource_type" and "k"."resource_id" = "r"."id" and "k"."code" = ?), ?)${collate}`;
+  return { name: item, desc, sql, bindings: [code, last], kind: col.kind };
+}
+
+/** The keys of `_sort` (https://hl7.org/fhir/R4/search.html#sort), then the tie-breakers. */
+export function parseSort(values: string[] | undefined, types: readonly string[] | undefined, pg: boolean): SortKey[] {
+  if (values !== undefined && values.length > 1) throw badRequest('_sort may appear only once; list keys with commas', '_sort');
+  const items = values?.[0] ? values[0].split(',').map((s) => s.trim()).filter(Boolean) : [];
+  if (items.length > MAX_KEYS) throw badRequest(`_sort may have at most ${MAX_KEYS} keys`, '_sort');
+  const keys = items.map((item) => sortKey(item, types, pg));
+  if (!keys.some((k) => k.sql === '"r"."id"')) keys.push({ name: undefined, desc: false, sql: '"r"."id"', bindings: [], kind: 'text' });
+  if (types === undefined || types.length > 1) keys.push({ name: undefined, desc: false, sql: '"r"."resource_type"', bindings: [], kind: 'text' });
+  return keys;
+}
+
+/** Selects every key as `k0`, `k1`, … so the last row of a page gives the next cursor. */
+export function selectKeys(qb: QB, knex: Knex | Knex.Transaction, keys: SortKey[]): void {
+  keys.forEach((k, i) => qb.select(knex.raw(`${k.sql} as "k${i}"`, k.bindings)));
+}
+
+/** Orders by the keys; `backwards` reverses every direction (a previous page is read in reverse). */
+export function orderByKeys(qb: QB, keys: SortKey[], backwards: boolean): void {
+  for (const k of keys) qb.orderByRaw(`${k.sql} ${k.desc !== backwards ? 'desc' : 'asc'}`, k.bindings);
+}
+
+/** Rows strictly after (or, `backwards`, before) the row whose keys are `values`, in key order. */
+export function afterKeys(qb: QB, keys: SortKey[], values: (string | number)[], backwards: boolean): void {
+  qb.where((any: QB) => {
+    keys.forEach((key, i) => {
+      any.orWhere((w: QB) => {
+        for (let j = 0; j < i; j++) w.whereRaw(`${keys[j].sql} = ?`, [...keys[j].bindings, values[j]]);
+        w.whereRaw(`${key.sql} ${key.desc !== backwards ? '<' : '>'} ?`, [...key.bindings, values[i]]);
+      });
+    });
+  });
+}
+
+/** A page cursor: the sort key values of a boundary row, and which way to read. */
+export interface Cursor {
+  values: (string | number)[];
+  backwards: boolean;
+}
+
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c.backwards ? { v: c.values, b: 1 } : { v: c.values })).toString('base64url');
+}
+
+/** Reads `_cursor`, checking it fits the keys (a forged cursor is a 400, never a SQL error). */
+export function decodeCursor(raw: string, keys: SortKey[]): Cursor {
+  const bad = () => badRequest('_cursor is not a page cursor of this search (follow the next/previous links as given)', '_cursor');
+  let parsed: { v?: unknown; b?: unknown };
+  try {
+    parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { v?: unknown; b?: unknown };
+  } catch {
+    throw bad();
+  }
+  const v = parsed?.v;
+  if (!Array.isArray(v) || v.length !== keys.length) throw bad();
+  const ok = v.every((x, i) => (keys[i].kind === 'number' ? typeof x === 'number' && Number.isFinite(x) : typeof x === 'string' && !x.includes('\u0000')));
+  if (!ok) throw bad();
+  return { values: v as (string | number)[], backwards: parsed.b === 1 };
+}

@@ -1,0 +1,128 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from '../../server/config.js';
+import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(8080);
+    expect(c.baseUrl).toBe('http://localhost:8080/fhir/r4');
+    expect(c.basePath).toBe('/fhir/r4');
+    expect(c.databaseUrl).toBe('sqlite:./data/kiln.sqlite');
+    expect(c.maxBodyBytes).toBe(32 * 1024 * 1024);
+    expect(c.autoProvenance).toBe(true);
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['KILN_BASE_URL', 'not a url'],
+    ['KILN_BASE_URL', 'ftp://example.org/fhir'],
+    ['DATABASE_URL', 'mysql://localhost/kiln'],
+    ['KILN_MAX_BODY_BYTES', '-1'],
+    ['KILN_AUTO_PROVENANCE', 'perhaps'],
+    ['KILN_LOG_LEVEL', 'loud'],
+  ])('refuses %s=%s with an error naming the key', (key, value) => {
+    expect(() => loadConfig({ [key]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [key]: value })).toThrow(new RegExp(key));
+  });
+
+  it('never echoes a database password in its error', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://kiln:s3cret@db/kiln' })).toThrow(/\*\*\*/);
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://kiln:s3cret@db/kiln' })).not.toThrow(/s3cret/);
+  });
+});
+
+describe('health, readiness and request ids', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp('sqlite');
+  });
+  afterAll(() => t.stop());
+
+  it('answers /healthz and /readyz', async () => {
+    expect((await fetch(`${t.origin}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${t.origin}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+
+  it('sends an X-Request-Id, keeping a well-formed incoming one', async () => {
+    const own = await fhirFetch(t, 'metadata');
+    expect(own.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const kept = await fhirFetch(t, 'metadata', { headers: { 'x-request-id': 'proxy-123' } });
+    expect(kept.headers.get('x-request-id')).toBe('proxy-123');
+    const replaced = await fhirFetch(t, 'metadata', { headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(replaced.headers.get('x-request-id')).not.toBe('bad id with spaces');
+  });
+
+  it('answers paths outside the FHIR base with an OperationOutcome 404', async () => {
+    const res = await fetch(`${t.origin}/nowhere`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+  });
+});
+
+describe('kiln serve as a process', () => {
+  let dir: string;
+  let child: ChildProcessWithoutNullStreams;
+  let out = '';
+  let port = 0;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-serve-'));
+    port = await freePort();
+    child = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'serve'], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}`, KILN_SAMPLE_PATIENTS: '2' },
+    });
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    for (let i = 0; i < 300 && !out.includes('"listening"'); i++) await new Promise((r) => setTimeout(r, 100));
+  });
+  afterAll(() => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts with sample data, logs JSON without bodies, and finishes in-flight requests on SIGTERM', async () => {
+    expect(out).toContain('"sample data loaded"');
+    const base = `http://127.0.0.1:${port}/fhir/r4`;
+    const group = await fetch(`${base}/Group/_history?_count=1`);
+    expect(group.status).toBe(200);
+    // Start a create whose body arrives slowly, then ask the server to stop.
+    const body = JSON.stringify({ resourceType: 'Patient', name: [{ family: 'InFlightSecretName' }] });
+    const done = new Promise<number>((resolve, reject) => {
+      const req = request(`${base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      setTimeout(() => {
+        child.kill('SIGTERM');
+        setTimeout(() => req.end(body.slice(10)), 300);
+      }, 200);
+    });
+    expect(await done).toBe(201);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    const lines = out.trim().split('\n');
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    expect(out).toContain('"shutting down"');
+    expect(out).not.toContain('InFlightSecretName');
+  });
+});
+
+/** A port the OS just handed out and released, for a child process to listen on. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
