@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { extractIndexRows } from '../server/search/extract.js';
 
-const dir = process.argv[2] ?? process.env.KILN_SYNTHEA_DIR ?? '/work/shared/data/synthea-r4';
+const dir = process.argv[2] ?? process.env.KILN_SYNTHEA_DIR ?? new URL('../../shared/data/synthea-r4', import.meta.url).pathname;
 
 /** Resources as a transaction stores them: `urn:uuid:` references already resolved to `Type/id`. */
 function load(): { resourceType: string }[] {

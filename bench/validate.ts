@@ -1,6 +1,6 @@
 /**
  * Measures `validateResource` on the Synthea R4 sample: every resource of every transaction
- * bundle in the data folder (default /work/shared/data/synthea-r4, or the first argument).
+ * bundle in the data folder (default ../shared/data/synthea-r4 beside the project, or the first argument).
  * Prints the one-time definition load cost, then µs per resource over several passes, and
  * fails (exit 1) if any Synthea resource is reported invalid.
  *
@@ -13,7 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { FhirError } from '../server/errors.js';
 import { validateResource } from '../server/validate/index.js';
 
-const dir = process.argv[2] ?? '/work/shared/data/synthea-r4';
+const dir = process.argv[2] ?? new URL('../../shared/data/synthea-r4', import.meta.url).pathname;
 const PASSES = 5;
 
 function loadResources(): unknown[] {

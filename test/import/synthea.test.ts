@@ -1,16 +1,16 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { engines } from '../helpers/db.js';
+import { SYNTHEA_DIR } from '../helpers/synthea.js';
 import { harness, type ImportHarness } from './fixtures.js';
 
 /**
  * The whole shared Synthea set (90 patient transaction Bundles plus the
  * `hospitalInformation*` and `practitionerInformation*` Bundles), imported in-process.
- * Counts are those of /work/shared/data/README.md; Synthea repeats Organizations and
+ * Counts are those of the shared data's README.md; Synthea repeats Organizations and
  * Practitioners in the patient files, which the import stores once.
  */
-const SYNTHEA = join(process.cwd(), '..', 'shared', 'data', 'synthea-r4');
+const SYNTHEA = SYNTHEA_DIR;
 const present = existsSync(SYNTHEA);
 if (!present) console.log(`Synthea import test skipped: ${SYNTHEA} does not exist`);
 

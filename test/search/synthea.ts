@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 /** Where the shared Synthea transaction bundles live (read in place, never copied into the repo). */
-export const SYNTHEA_DIR = process.env.KILN_SYNTHEA_DIR ?? '/work/shared/data/synthea-r4';
+export { SYNTHEA_DIR } from '../helpers/synthea.js';
+import { SYNTHEA_DIR } from '../helpers/synthea.js';
 
 export type JsonResource = Record<string, unknown> & { resourceType: string; id: string };
 

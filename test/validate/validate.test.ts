@@ -229,7 +229,7 @@ describe('resource types', () => {
   });
 });
 
-const SYNTHEA_DIR = '/work/shared/data/synthea-r4';
+import { SYNTHEA_DIR } from '../helpers/synthea.js';
 
 describe('Synthea R4 sample', () => {
   it('validates every resource of 5 bundles without error', () => {

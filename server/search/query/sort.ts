@@ -21,6 +21,8 @@ export interface SortKey {
   sql: string;
   bindings: Knex.Value[];
   kind: 'text' | 'number';
+  /** The derived table a parameter key reads its value from, left-joined to `r`. */
+  join?: { sql: string; bindings: Knex.Value[]; alias: string };
 }
 
 const MAX_KEYS = 5;
@@ -48,19 +50,33 @@ function sortType(types: readonly string[] | undefined, code: string): string {
   return type;
 }
 
+/**
+ * A parameter's key: its lowest value (highest, descending) per resource, computed once
+ * as a grouped derived table joined to `r` — not as a correlated subquery, which SQLite
+ * without statistics evaluated through the wrong index for every row.
+ */
+function paramKey(item: string, code: string, desc: boolean, types: readonly string[] | undefined, alias: string, pg: boolean): SortKey {
+  const col = SORT_COLUMN[sortType(types, code)];
+  const agg = desc ? `max("${col.desc}")` : `min("${col.asc}")`;
+  const last = col.kind === 'text' ? TEXT_LAST[desc ? 'desc' : 'asc'] : NUMBER_LAST[desc ? 'desc' : 'asc'];
+  const oneType = types?.length === 1;
+  const join = {
+    sql: `(select "resource_type", "resource_id", ${agg} as "v" from "${col.table}" where "code" = ?${oneType ? ' and "resource_type" = ?' : ''} group by "resource_type", "resource_id") as "${alias}"`,
+    bindings: oneType ? [code, types[0]] : [code],
+    alias,
+  };
+  // PostgreSQL: compare as bytes, as the index columns do ("C"), whatever the database default.
+  const collate = pg && col.kind === 'text' ? ' collate "C"' : '';
+  return { name: item, desc, sql: `coalesce("${alias}"."v", ?)${collate}`, bindings: [last], kind: col.kind, join };
+}
+
 /** One `_sort` item as a key on `r`. */
-function sortKey(item: string, types: readonly string[] | undefined, pg: boolean): SortKey {
+function sortKey(item: string, index: number, types: readonly string[] | undefined, pg: boolean): SortKey {
   const desc = item.startsWith('-');
   const code = desc ? item.slice(1) : item;
   if (code === '_id') return { name: item, desc, sql: '"r"."id"', bindings: [], kind: 'text' };
   if (code === '_lastUpdated') return { name: item, desc, sql: '"r"."last_updated"', bindings: [], kind: 'text' };
-  const col = SORT_COLUMN[sortType(types, code)];
-  const agg = desc ? `max("k"."${col.desc}")` : `min("k"."${col.asc}")`;
-  const last = col.kind === 'text' ? TEXT_LAST[desc ? 'desc' : 'asc'] : NUMBER_LAST[desc ? 'desc' : 'asc'];
-  // PostgreSQL: compare as bytes, as the index columns do ("C"), whatever the database default.
-  const collate = pg && col.kind === 'text' ? ' collate "C"' : '';
-  const sql = `coalesce((select ${agg} from "${col.table}" as "k" where "k"."resource_type" = "r"."resource_type" and "k"."resource_id" = "r"."id" and "k"."code" = ?), ?)${collate}`;
-  return { name: item, desc, sql, bindings: [code, last], kind: col.kind };
+  return paramKey(item, code, desc, types, `sort${index}`, pg);
 }
 
 /** The keys of `_sort` (https://hl7.org/fhir/R4/search.html#sort), then the tie-breakers. */
@@ -68,14 +84,22 @@ export function parseSort(values: string[] | undefined, types: readonly string[]
   if (values !== undefined && values.length > 1) throw badRequest('_sort may appear only once; list keys with commas', '_sort');
   const items = values?.[0] ? values[0].split(',').map((s) => s.trim()).filter(Boolean) : [];
   if (items.length > MAX_KEYS) throw badRequest(`_sort may have at most ${MAX_KEYS} keys`, '_sort');
-  const keys = items.map((item) => sortKey(item, types, pg));
+  const keys = items.map((item, i) => sortKey(item, i, types, pg));
   if (!keys.some((k) => k.sql === '"r"."id"')) keys.push({ name: undefined, desc: false, sql: '"r"."id"', bindings: [], kind: 'text' });
   if (types === undefined || types.length > 1) keys.push({ name: undefined, desc: false, sql: '"r"."resource_type"', bindings: [], kind: 'text' });
   return keys;
 }
 
-/** Selects every key as `k0`, `k1`, … so the last row of a page gives the next cursor. */
+/**
+ * Joins each parameter key's derived table, and selects every key as `k0`, `k1`, … so
+ * the last row of a page gives the next cursor.
+ */
 export function selectKeys(qb: QB, knex: Knex | Knex.Transaction, keys: SortKey[]): void {
+  for (const k of keys) {
+    if (!k.join) continue;
+    const a = k.join.alias;
+    qb.leftJoin(knex.raw(k.join.sql, k.join.bindings), (on) => on.on(`${a}.resource_type`, 'r.resource_type').andOn(`${a}.resource_id`, 'r.id'));
+  }
   keys.forEach((k, i) => qb.select(knex.raw(`${k.sql} as "k${i}"`, k.bindings)));
 }
 
