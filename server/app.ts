@@ -41,7 +41,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const log = opts.log ?? createLogger(config.logLevel);
   const db = opts.db ?? connect(config.databaseUrl);
   await migrate(db.knex);
-  const resources = new ResourceService(db, new ResourceStore(db.engine), { autoProvenance: config.autoProvenance });
+  const resources = new ResourceService(db, new ResourceStore(db), { autoProvenance: config.autoProvenance });
   await ensureServerDevice(resources);
 
   const app = express();

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App } from './app.js';
 import { loadConfig, type Config } from './config.js';
+import { flushLogs } from './log.js';
 
 export interface Running {
   server: Server;
@@ -26,6 +27,7 @@ export async function serve(config: Config = loadConfig(), onReady?: (app: App) 
   });
   const { port } = server.address() as AddressInfo;
   app.log.info({ port, baseUrl: config.baseUrl, engine: app.db.engine }, 'listening');
+  await flushLogs(app.log);
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -36,6 +38,7 @@ export async function serve(config: Config = loadConfig(), onReady?: (app: App) 
         setTimeout(() => server.closeAllConnections(), 10_000).unref();
       });
       await app.close();
+      await flushLogs(app.log);
     })());
   return { server, app, url: `http://127.0.0.1:${port}`, stop };
 }

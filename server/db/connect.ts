@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import knexFactory, { type Knex } from 'knex';
 
 /** The two storage engines; one schema and one query builder serve both. */
@@ -8,6 +9,12 @@ export type Engine = 'sqlite' | 'postgres';
 export interface Database {
   knex: Knex;
   engine: Engine;
+  /**
+   * SQLite only: a second, read-only connection for single-row reads outside any
+   * transaction. In WAL mode it sees every committed write and never waits for the
+   * writer; the main connection may be inside another request's transaction.
+   */
+  reader?: { get(sql: string, params: unknown[]): unknown };
   close(): Promise<void>;
 }
 
@@ -56,7 +63,42 @@ function connectSqlite(path: string): Database {
       },
     },
   });
-  return { knex, engine: 'sqlite', close: () => knex.destroy() };
+  const reader = filename === ':memory:' ? undefined : openReader(filename);
+  return {
+    knex,
+    engine: 'sqlite',
+    reader,
+    close: async () => {
+      reader?.close();
+      await knex.destroy();
+    },
+  };
+}
+
+/** Opens the read-only connection once the file exists (knex creates it on first use). */
+function openReader(filename: string) {
+  const require = createRequire(import.meta.url);
+  const BetterSqlite3 = require('better-sqlite3') as new (f: string, o: object) => {
+    prepare(sql: string): { get(...p: unknown[]): unknown };
+    pragma(s: string): unknown;
+    close(): void;
+  };
+  let db: InstanceType<typeof BetterSqlite3> | undefined;
+  const statements = new Map<string, { get(...p: unknown[]): unknown }>();
+  return {
+    get(sql: string, params: unknown[]) {
+      if (!db) {
+        db = new BetterSqlite3(filename, { readonly: true, fileMustExist: true });
+        db.pragma('busy_timeout = 10000');
+      }
+      let stmt = statements.get(sql);
+      if (!stmt) statements.set(sql, (stmt = db.prepare(sql)));
+      return stmt.get(...params);
+    },
+    close() {
+      db?.close();
+    },
+  };
 }
 
 interface SqliteConnection {

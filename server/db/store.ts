@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Engine } from './connect.js';
+import type { Database, Engine } from './connect.js';
 
 /** One stored version of a resource, as kept in `resources` and `resource_history`. */
 export interface StoredVersion {
@@ -82,12 +82,21 @@ const CHUNK = 500;
  * `resource_history`. Knows SQL, not FHIR; the service layer decides what to write.
  */
 export class ResourceStore {
-  constructor(private readonly engine: Engine) {}
+  private readonly engine: Engine;
+
+  constructor(private readonly database: Database) {
+    this.engine = database.engine;
+  }
 
   /** The current version (possibly a deletion), or undefined when the id was never used. */
   async read(db: Executor, resourceType: string, id: string): Promise<StoredVersion | undefined> {
-    // The hottest query of the server: fixed SQL text skips knex's query compiler, and
-    // on SQLite the connection's statement cache skips the parse too.
+    // The hottest query of the server. Outside a transaction, SQLite answers it from the
+    // read-only connection without knex; otherwise fixed SQL text skips knex's compiler.
+    const { reader } = this.database;
+    if (reader && db === this.database.knex) {
+      const row = reader.get(READ_SQL, [resourceType, id]) as Row | undefined;
+      return row ? fromRow(row) : undefined;
+    }
     const result = await db.raw(READ_SQL, [resourceType, id]);
     const rows: Row[] = Array.isArray(result) ? result : result.rows;
     return rows.length ? fromRow(rows[0]) : undefined;

@@ -112,6 +112,15 @@ describe.each(engines())('bad search input on %s', (engine) => {
     expect((await fhirFetch(t, 'Patient?_count=-1', { headers: { prefer: 'handling=lenient' } })).status).toBe(400);
   });
 
+  it('refuses a form body with more values than a statement can bind, and more parameters than allowed', async () => {
+    const values = Array.from({ length: 200 }, (_, i) => `http://s|v${i}`).join(',');
+    const form = (n: number) => Array.from({ length: n }, () => `identifier=${encodeURIComponent(values)}`).join('&');
+    const post = (body: string) => fhirFetch(t, 'Patient/_search', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect((await post(form(90))).status).toBe(400);
+    expect((await post(form(101))).status).toBe(400);
+    expect((await post(form(2))).status).toBe(200);
+  });
+
   it('the data is untouched afterwards', async () => {
     const res = await fhirFetch(t, 'Patient?_total=accurate');
     expect(res.body.total).toBe(1);

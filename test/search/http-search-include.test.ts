@@ -94,6 +94,21 @@ describe.each(engines())('_include and _revinclude on %s', (engine) => {
       }
     });
 
+    it('works on every type a bare resource can be created of', async () => {
+      const cs = (await fhirFetch(t, 'metadata')).body as { rest: { resource: { type: string }[] }[] };
+      let tried = 0;
+      for (const { type } of cs.rest[0].resource) {
+        if (type === 'Provenance' || type === 'AuditEvent') continue;
+        const created = await fhirFetch(t, type, { method: 'POST', body: { resourceType: type } });
+        if (created.status !== 201) continue;
+        tried++;
+        const bundle = await searchBundle(t, `${type}?_id=${created.body.id}&_revinclude=Provenance:target`);
+        expect([type, keys(matches(bundle))]).toEqual([type, [`${type}/${created.body.id}`]]);
+        expect([type, included(bundle).map((e) => e.resource.resourceType)]).toEqual([type, ['Provenance']]);
+      }
+      expect(tried).toBeGreaterThan(30);
+    });
+
     it('finds one Provenance per write, and a shared one once', async () => {
       const p = await fhirFetch(t, 'Patient', { method: 'POST', body: { resourceType: 'Patient', name: [{ family: 'Versions' }] } });
       await fhirFetch(t, `Patient/${p.body.id}`, { method: 'PUT', body: { ...p.body, gender: 'other' } });

@@ -129,6 +129,12 @@ describe.each(engines())('searchset paging and shaping on %s', (engine) => {
 
   it('searches across types with _type, and the common parameters without it', async () => {
     await putAll(t, [{ resourceType: 'Patient', id: 'sys-p' }]);
+    const tag = { meta: { tag: [{ system: 'http://example.org/tags', code: 'sys' }] } };
+    await putAll(t, [{ resourceType: 'Patient', id: 'sys-tagged', ...tag }, { resourceType: 'Organization', id: 'sys-tagged', ...tag }]);
+    const tagged = await searchBundle(t, '?_tag=http://example.org/tags|sys&_sort=-_lastUpdated');
+    expect(matches(tagged).map((e) => `${e.resource.resourceType}/${e.resource.id}`).sort()).toEqual(['Organization/sys-tagged', 'Patient/sys-tagged']);
+    expect(await ids(t, '?_type=Organization,Basic&_tag=http://example.org/tags|sys')).toEqual(['sys-tagged']);
+    for (const r of ['Patient', 'Organization']) await fhirFetch(t, `${r}/sys-tagged`, { method: 'DELETE' });
     expect(await ids(t, '?_type=Patient,Basic&_id=sys-p,b-01')).toEqual(['b-01', 'sys-p']);
     expect(await ids(t, '?_id=sys-p')).toEqual(['sys-p']);
     const pages = await allPages(t, '?_type=Basic,Patient&_count=4');
@@ -178,6 +184,9 @@ describe.each(engines())('searchset paging and shaping on %s', (engine) => {
     const observation = cs.rest[0].resource.find((r) => r.type === 'Observation');
     expect(observation?.searchParam.map((p) => p.name)).not.toContain('code-value-quantity');
     expect(cs.rest[0].interaction.map((i) => i.code)).toContain('search-system');
+    // Provenance.target may point at any resource (Parameters is no resource one points at).
+    const withoutProvenance = cs.rest[0].resource.filter((r) => !r.searchRevInclude.includes('Provenance:target')).map((r) => r.type);
+    expect(withoutProvenance).toEqual(['Parameters']);
   });
 
   it('pages without duplicates or misses while others write', async () => {

@@ -9,6 +9,7 @@ import { UNSUPPORTED_PARAMS } from './params.js';
  * (https://hl7.org/fhir/R4/capabilitystatement-definitions.html#CapabilityStatement.rest.resource.searchParam).
  */
 
+/** The search members of `CapabilityStatement.rest.resource`. */
 export type SearchCapabilities = Pick<CapabilityStatementRestResource, 'searchParam' | 'searchInclude' | 'searchRevInclude'>;
 
 const QUERYABLE = new Set(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri']);

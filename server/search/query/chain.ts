@@ -5,7 +5,7 @@ import { SEARCH_TABLES } from '../schema.js';
 import { compileName } from './compile.js';
 import { splitModifier } from './params.js';
 import { checkTypeModifier } from './reference.js';
-import { indexExists, localTarget, ownerKey, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
+import { hasIndexRow, localTarget, ownerKey, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
 
 /**
  * Chained parameters (`subject:Patient.name=x`) and reverse chaining
@@ -84,7 +84,7 @@ export function compileChain(env: QueryEnv, owner: Owner, types: readonly string
   const targets = chainTargets(defs, typeModifier, rest, name);
   const target: Owner = { alias: env.alias('r'), type: targets.length === 1 ? targets[0] : undefined };
   const inner = compileName(env, target, targets, rest, raws);
-  return indexExists(env, owner, 'reference', code, (qb, c) => {
+  return hasIndexRow(env, owner, 'reference', code, (qb, c) => {
     localTarget(qb, c, env.baseUrl);
     const arrivals = currentResources(target, targets, inner);
     if (targets.length === 1) qb.where(`${c}.target_type`, targets[0]).whereIn(`${c}.target_id`, arrivals);

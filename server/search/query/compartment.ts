@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { badRequest } from '../../errors.js';
 import { getSearchParam } from '../registry.js';
-import { anyOf, indexExists, localTarget, never, type Owner, type QueryEnv, type Where } from './sql.js';
+import { anyOf, hasIndexRow, localTarget, never, type Owner, type QueryEnv, type Where } from './sql.js';
 
 /**
  * Compartment search, `Patient/123/Observation?…`: https://hl7.org/fhir/R4/compartmentdefinition.html#use.
@@ -48,7 +48,7 @@ export function compartmentWhere(env: QueryEnv, owner: Owner & { type: string },
   const self = owner.type === compartment;
   if (params.length === 0 && !self) return never;
   const refs = params.map((code) =>
-    indexExists(env, owner, 'reference', code, (qb, t) => {
+    hasIndexRow(env, owner, 'reference', code, (qb, t) => {
       qb.where(`${t}.target_type`, compartment).where(`${t}.target_id`, id);
       localTarget(qb, t, env.baseUrl);
     }),

@@ -6,7 +6,7 @@ import { dateCondition, dateWhere, parseDates } from './date.js';
 import { numberWhere, quantityWhere } from './number.js';
 import { splitModifier, unescapeValue, UNSUPPORTED_PARAMS } from './params.js';
 import { referenceWhere } from './reference.js';
-import { anyOf, indexExists, never, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
+import { anyOf, hasIndexRow, never, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
 import { stringWhere, uriWhere } from './text.js';
 import { tokenWhere } from './token.js';
 
@@ -18,7 +18,7 @@ import { tokenWhere } from './token.js';
  */
 
 /** The type whose parameters are exactly those every resource has (it derives from Resource alone). */
-const RESOURCE_LEVEL = 'Parameters';
+export const RESOURCE_LEVEL = 'Parameters';
 
 const KIND: Partial<Record<SearchParamDef['type'], IndexKind>> = {
   token: 'token', string: 'string', reference: 'reference', date: 'date', number: 'number', quantity: 'quantity', uri: 'uri',
@@ -54,7 +54,7 @@ function missingWhere(env: QueryEnv, owner: Owner, def: SearchParamDef, raws: st
   if (raws.length !== 1 || (raws[0] !== 'true' && raws[0] !== 'false')) throw badRequest(`${param}: :missing takes true or false`, param, 'value');
   const missing = raws[0] === 'true';
   if (def.code === '_id' || def.code === '_lastUpdated') return missing ? never : () => undefined;
-  const rows = presenceRows(def).map(([kind, code]) => indexExists(env, owner, kind, code, undefined, missing));
+  const rows = presenceRows(def).map(([kind, code]) => hasIndexRow(env, owner, kind, code, undefined, missing));
   // Missing: no row in any place; present: a row in some place.
   return (qb) => (missing ? rows.forEach((r) => r(qb)) : anyOf(qb, rows, (w, r) => r(w)));
 }

@@ -2,7 +2,7 @@ import { badRequest } from '../../errors.js';
 import { dateRange } from '../ranges.js';
 import { DATE_MAX, DATE_MIN } from '../types.js';
 import { unescapeValue } from './params.js';
-import { anyOf, indexExists, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
+import { anyOf, hasIndexRow, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
 
 /**
  * Date search: https://hl7.org/fhir/R4/search.html#date with the prefixes of
@@ -11,6 +11,7 @@ import { anyOf, indexExists, type Owner, type QB, type QueryEnv, type Where } fr
  * (see ../ranges.ts), all as UTC ISO text, which sorts chronologically.
  */
 
+/** The comparison prefixes of https://hl7.org/fhir/R4/search.html#prefix. */
 export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
 const PREFIX = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)/;
 
@@ -112,5 +113,5 @@ export function parseDates(raws: string[], comparators: readonly string[], param
 export function dateWhere(env: QueryEnv, owner: Owner, code: string, modifier: string | undefined, raws: string[], comparators: readonly string[], param: string): Where {
   if (modifier !== undefined) throw badRequest(`${param}: unknown modifier ":${modifier}" for a date parameter (known: missing)`, param, 'not-supported');
   const values = parseDates(raws, comparators, param);
-  return indexExists(env, owner, 'date', code, (qb, t) => anyOf(qb, values, (w, v) => dateCondition(w, `${t}.start`, `${t}.end`, v.prefix, v.range)));
+  return hasIndexRow(env, owner, 'date', code, (qb, t) => anyOf(qb, values, (w, v) => dateCondition(w, `${t}.start`, `${t}.end`, v.prefix, v.range)));
 }

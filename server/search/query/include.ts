@@ -12,6 +12,7 @@ import { localTarget, type QB } from './sql.js';
  * page), each once, and never one that is already a match.
  */
 
+/** One `_include` / `_revinclude` value, checked against the registry (https://hl7.org/fhir/R4/search.html#include). */
 export interface IncludeSpec {
   rev: boolean;
   iterate: boolean;
@@ -111,39 +112,55 @@ async function apply(exec: Knex | Knex.Transaction, spec: IncludeSpec, sources: 
   return out;
 }
 
+/** What the includes of one page found. */
 export interface Included {
   rows: ResourceRow[];
   /** True when MAX_INCLUDED cut the includes short. */
   truncated: boolean;
 }
 
-/**
- * Runs the includes for a page of matches: plain specs on the matches, then `:iterate`
- * specs on what each round added, until nothing new comes (or MAX_ROUNDS).
- */
-export async function resolveIncludes(exec: Knex | Knex.Transaction, specs: IncludeSpec[], matches: ResourceRow[], baseUrl: string): Promise<Included> {
-  const seen = new Set(matches.map((m) => `${m.resource_type}/${m.id}`));
-  const rows: ResourceRow[] = [];
-  const add = (found: ResourceRow[]): ResourceRow[] => {
+/** Collects included rows once each, skipping matches, up to MAX_INCLUDED. */
+class Collector {
+  readonly rows: ResourceRow[] = [];
+  truncated = false;
+  private readonly seen: Set<string>;
+
+  constructor(matches: ResourceRow[]) {
+    this.seen = new Set(matches.map((m) => `${m.resource_type}/${m.id}`));
+  }
+
+  /** Keeps the rows not seen before; returns them. */
+  add(found: ResourceRow[]): ResourceRow[] {
     const fresh: ResourceRow[] = [];
     for (const r of found) {
       const key = `${r.resource_type}/${r.id}`;
-      if (seen.has(key) || rows.length >= MAX_INCLUDED) continue;
-      seen.add(key);
-      rows.push(r);
+      if (this.seen.has(key)) continue;
+      if (this.rows.length >= MAX_INCLUDED) {
+        this.truncated = true;
+        break;
+      }
+      this.seen.add(key);
+      this.rows.push(r);
       fresh.push(r);
     }
     return fresh;
-  };
-  let frontier = matches;
-  let added: ResourceRow[] = [];
-  for (const spec of specs.filter((s) => !s.iterate)) added.push(...add(await apply(exec, spec, matches, baseUrl)));
+  }
+}
+
+/**
+ * Runs the includes for a page of matches: plain specs on the matches, then `:iterate`
+ * specs on the matches and everything included so far, then on what each round added,
+ * until nothing new comes (or MAX_ROUNDS).
+ */
+export async function resolveIncludes(exec: Knex | Knex.Transaction, specs: IncludeSpec[], matches: ResourceRow[], baseUrl: string): Promise<Included> {
+  const found = new Collector(matches);
+  for (const spec of specs.filter((s) => !s.iterate)) found.add(await apply(exec, spec, matches, baseUrl));
   const iterating = specs.filter((s) => s.iterate);
-  frontier = [...matches, ...added];
-  for (let round = 0; round < MAX_ROUNDS && iterating.length > 0 && frontier.length > 0 && rows.length < MAX_INCLUDED; round++) {
-    added = [];
-    for (const spec of iterating) added.push(...add(await apply(exec, spec, frontier, baseUrl)));
+  let frontier = [...matches, ...found.rows];
+  for (let round = 0; round < MAX_ROUNDS && iterating.length > 0 && frontier.length > 0 && !found.truncated; round++) {
+    const added: ResourceRow[] = [];
+    for (const spec of iterating) added.push(...found.add(await apply(exec, spec, frontier, baseUrl)));
     frontier = added;
   }
-  return { rows, truncated: rows.length >= MAX_INCLUDED };
+  return { rows: found.rows, truncated: found.truncated };
 }

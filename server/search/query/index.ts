@@ -3,7 +3,7 @@ import { badRequest } from '../../errors.js';
 import { isResourceType } from '../../validate/index.js';
 import { parseQueryString } from './params.js';
 import { compileFilters, ROOT } from './plan.js';
-import { matchQuery } from './run.js';
+import { checkSize, matchQuery } from './run.js';
 import { QueryEnv } from './sql.js';
 
 /**
@@ -15,6 +15,7 @@ export { planSearch, type SearchInput, type SearchPlan } from './plan.js';
 export { runSearch, countMatches, type SearchResult } from './run.js';
 export type { ResourceRow } from './include.js';
 
+/** Options of `findMatchingIds`. */
 export interface MatchOptions {
   /**
    * The server's public base URL, so that absolute references to it
@@ -50,6 +51,6 @@ export async function findMatchingIds(
   const types = [resourceType];
   const filters = compileFilters(new QueryEnv(options.baseUrl ?? ''), types, parseQueryString(query), false);
   if (limit === 0) return [];
-  const rows = (await matchQuery(exec, { types, filters }).select(`${ROOT}.id`).orderBy(`${ROOT}.id`).limit(limit)) as { id: string }[];
+  const rows = (await checkSize(matchQuery(exec, { types, filters }).select(`${ROOT}.id`).orderBy(`${ROOT}.id`).limit(limit))) as { id: string }[];
   return rows.map((r) => r.id);
 }

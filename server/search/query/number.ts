@@ -3,7 +3,7 @@ import { clip } from '../normalize.js';
 import { MAX_INDEXED_TEXT } from '../types.js';
 import { splitPipes, unescapeValue } from './params.js';
 import { splitPrefix, type Prefix } from './date.js';
-import { anyOf, indexExists, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
+import { anyOf, hasIndexRow, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
 
 /**
  * Number and quantity search: https://hl7.org/fhir/R4/search.html#number and
@@ -94,7 +94,7 @@ function numberCondition(qb: QB, t: string, v: NumberValue): void {
 export function numberWhere(env: QueryEnv, owner: Owner, code: string, modifier: string | undefined, raws: string[], comparators: readonly string[], param: string): Where {
   if (modifier !== undefined) throw badRequest(`${param}: unknown modifier ":${modifier}" for a number parameter (known: missing)`, param, 'not-supported');
   const values = raws.map((r) => parseNumber(unescapeValue(r), comparators, param));
-  return indexExists(env, owner, 'number', code, (qb, t) => anyOf(qb, values, (w, v) => numberCondition(w, t, v)));
+  return hasIndexRow(env, owner, 'number', code, (qb, t) => anyOf(qb, values, (w, v) => numberCondition(w, t, v)));
 }
 
 interface QuantityValue extends NumberValue {
@@ -122,7 +122,7 @@ function unitCondition(qb: QB, t: string, v: QuantityValue): void {
 export function quantityWhere(env: QueryEnv, owner: Owner, code: string, modifier: string | undefined, raws: string[], comparators: readonly string[], param: string): Where {
   if (modifier !== undefined) throw badRequest(`${param}: unknown modifier ":${modifier}" for a quantity parameter (known: missing)`, param, 'not-supported');
   const values = raws.map((r) => parseQuantity(r, comparators, param));
-  return indexExists(env, owner, 'quantity', code, (qb, t) =>
+  return hasIndexRow(env, owner, 'quantity', code, (qb, t) =>
     anyOf(qb, values, (w, v) => {
       numberCondition(w, t, v);
       unitCondition(w, t, v);

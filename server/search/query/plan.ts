@@ -14,6 +14,7 @@ import { QueryEnv, type Owner, type Where } from './sql.js';
  * database; a bad request fails before any SQL runs.
  */
 
+/** A search request as the controller hands it over (https://hl7.org/fhir/R4/http.html#search). */
 export interface SearchInput {
   /** The types searched; undefined: every type (system search without `_type`). */
   types: string[] | undefined;
@@ -28,6 +29,7 @@ export interface SearchInput {
   maxCount: number;
 }
 
+/** The compiled selecting parameters (https://hl7.org/fhir/R4/search.html#combining). */
 export interface Filters {
   wheres: Where[];
   /** The occurrences that took part, for the self link. */
@@ -36,8 +38,10 @@ export interface Filters {
   issues: OperationOutcomeIssue[];
 }
 
+/** `_total` (https://hl7.org/fhir/R4/search.html#total). */
 export type TotalMode = 'none' | 'estimate' | 'accurate';
 
+/** A search ready to run: conditions, order, page, total and includes. */
 export interface SearchPlan {
   types: string[] | undefined;
   filters: Filters;

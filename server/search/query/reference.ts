@@ -5,7 +5,7 @@ import type { SearchParamDef } from '../registry.js';
 import { isResourceType } from '../../validate/index.js';
 import { MAX_INDEXED_URL } from '../types.js';
 import { unescapeValue } from './params.js';
-import { anyOf, indexExists, localTarget, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
+import { anyOf, hasIndexRow, localTarget, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
 import { tokenRows } from './token.js';
 
 /**
@@ -91,5 +91,5 @@ export function referenceWhere(env: QueryEnv, owner: Owner, def: SearchParamDef,
   if (modifier === 'above' || modifier === 'below') throw badRequest(`${param}: :${modifier} on references is not supported`, param, 'not-supported');
   if (modifier !== undefined) checkTypeModifier(def, modifier, param);
   const values = raws.map((r) => parseRef(r, def, modifier, env, param));
-  return indexExists(env, owner, 'reference', def.code, (qb, t) => anyOf(qb, values, (w, v) => matchRef(w, t, v, env.baseUrl)));
+  return hasIndexRow(env, owner, 'reference', def.code, (qb, t) => anyOf(qb, values, (w, v) => matchRef(w, t, v, env.baseUrl)));
 }

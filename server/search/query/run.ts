@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { badRequest } from '../../errors.js';
 import { resolveIncludes, type ResourceRow } from './include.js';
 import { ROOT, type SearchPlan } from './plan.js';
 import { afterKeys, encodeCursor, orderByKeys, selectKeys, type SortKey } from './sort.js';
@@ -12,6 +13,7 @@ import type { QB } from './sql.js';
 
 type Exec = Knex | Knex.Transaction;
 
+/** One page of a search, with what goes around it in the searchset Bundle. */
 export interface SearchResult {
   matches: ResourceRow[];
   included: ResourceRow[];
@@ -23,12 +25,21 @@ export interface SearchResult {
   previous: string | undefined;
 }
 
+/** Bound values one statement may carry: SQLite refuses more than 32,766. */
+const MAX_BINDINGS = 30_000;
+
 /** `resources r` restricted to the searched types, current versions and every condition. */
 export function matchQuery(exec: Exec, plan: Pick<SearchPlan, 'types' | 'filters'>): QB {
   const q = exec(`resources as ${ROOT}`).where(`${ROOT}.deleted`, false);
   if (plan.types?.length === 1) q.where(`${ROOT}.resource_type`, plan.types[0]);
   else if (plan.types) q.whereIn(`${ROOT}.resource_type`, plan.types);
   for (const where of plan.filters.wheres) where(q);
+  return q;
+}
+
+/** A 400 rather than the driver's error when a search has more values than a statement can bind. */
+export function checkSize(q: QB): QB {
+  if (q.toSQL().bindings.length > MAX_BINDINGS) throw badRequest('The search has too many values; split it into several searches', undefined, 'too-costly');
   return q;
 }
 
@@ -45,7 +56,7 @@ async function page(exec: Exec, plan: SearchPlan): Promise<{ rows: KeyedRow[]; m
   selectKeys(q, exec, plan.keys);
   if (plan.cursor) afterKeys(q, plan.keys, plan.cursor.values, backwards);
   orderByKeys(q, plan.keys, backwards);
-  const rows = (await q.limit(plan.count + 1)) as KeyedRow[];
+  const rows = (await checkSize(q.limit(plan.count + 1))) as KeyedRow[];
   const more = rows.length > plan.count;
   const kept = rows.slice(0, plan.count);
   return { rows: backwards ? kept.reverse() : kept, more };
@@ -64,7 +75,7 @@ function neighbours(plan: SearchPlan, rows: KeyedRow[], more: boolean): Pick<Sea
 
 /** How many resources match, with no paging (https://hl7.org/fhir/R4/search.html#total). */
 export async function countMatches(exec: Exec, plan: Pick<SearchPlan, 'types' | 'filters'>): Promise<number> {
-  const [row] = (await matchQuery(exec, plan).count({ n: '*' })) as { n: number | string }[];
+  const [row] = (await checkSize(matchQuery(exec, plan).count({ n: '*' }))) as { n: number | string }[];
   return Number(row?.n ?? 0);
 }
 

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { badRequest } from '../../errors.js';
 import { getSearchParam } from '../registry.js';
 import { SEARCH_TABLES } from '../schema.js';
+import { RESOURCE_LEVEL } from './compile.js';
 import { MAX_CHAR, type QB } from './sql.js';
 
 /**
@@ -13,6 +14,7 @@ import { MAX_CHAR, type QB } from './sql.js';
  * order is total.
  */
 
+/** One key of the page order (https://hl7.org/fhir/R4/search.html#sort). */
 export interface SortKey {
   /** The `_sort` item, `-` included, for the self link (tie-breakers have none). */
   name: string | undefined;
@@ -42,7 +44,7 @@ const SORT_COLUMN: Record<string, { table: string; asc: string; desc: string; ki
 
 /** The parameter type of `code` on every searched type (all must agree). */
 function sortType(types: readonly string[] | undefined, code: string): string {
-  const defs = (types ?? ['Parameters']).map((t) => getSearchParam(t, code));
+  const defs = (types ?? [RESOURCE_LEVEL]).map((t) => getSearchParam(t, code));
   if (defs.some((d) => d === undefined)) throw badRequest(`_sort: unknown search parameter "${code}"`, '_sort', 'not-supported');
   const type = defs[0]!.type;
   if (defs.some((d) => d!.type !== type)) throw badRequest(`_sort: "${code}" has different types on the searched types`, '_sort', 'not-supported');
@@ -126,6 +128,7 @@ export interface Cursor {
   backwards: boolean;
 }
 
+/** The `_cursor` text of a cursor: base64url JSON, opaque to clients. */
 export function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c.backwards ? { v: c.values, b: 1 } : { v: c.values })).toString('base64url');
 }

@@ -6,10 +6,12 @@ import type { IndexKind } from '../types.js';
  * The SQL building blocks of search, in knex's builder so SQLite and PostgreSQL run the
  * same statements. Every parameter becomes a subquery on its index table that a row of
  * `resources` must (or, for `:not` and `:missing=true`, must not) be in, matched on
- * (resource_type, resource_id) (https://hl7.org/fhir/R4/search.html#ptypes). User values are always bound, never
- * spliced: only aliases and column names this module makes appear in SQL text.
+ * (resource_type, resource_id) (https://hl7.org/fhir/R4/search.html#ptypes). User
+ * values are always bound, never spliced: only aliases and column names this module
+ * makes appear in SQL text.
  */
 
+/** knex's query builder, short. */
 export type QB = Knex.QueryBuilder;
 /** Adds one condition (or a group of them) to a query's WHERE clause. */
 export type Where = (qb: QB) => void;
@@ -55,7 +57,7 @@ export function ownerKey(owner: Owner): string | string[] {
  * PostgreSQL) picked the `_lookup` index for every outer row, and a search over 40,000
  * Observations took seconds to minutes instead of milliseconds.
  */
-export function indexExists(
+export function hasIndexRow(
   env: QueryEnv,
   owner: Owner,
   kind: IndexKind,

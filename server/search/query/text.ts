@@ -2,7 +2,7 @@ import { badRequest } from '../../errors.js';
 import { clip, normalizeSearchString } from '../normalize.js';
 import { MAX_INDEXED_TEXT, MAX_INDEXED_URL } from '../types.js';
 import { unescapeValue } from './params.js';
-import { anyOf, contains, indexExists, startsWith, type Owner, type QueryEnv, type Where } from './sql.js';
+import { anyOf, contains, hasIndexRow, startsWith, type Owner, type QueryEnv, type Where } from './sql.js';
 
 /**
  * String and URI search: https://hl7.org/fhir/R4/search.html#string and
@@ -18,16 +18,16 @@ export function stringWhere(env: QueryEnv, owner: Owner, code: string, modifier:
   const texts = raws.map(unescapeValue);
   switch (modifier) {
     case undefined:
-      return indexExists(env, owner, 'string', code, (qb, t) =>
+      return hasIndexRow(env, owner, 'string', code, (qb, t) =>
         anyOf(qb, texts, (w, s) => startsWith(w, `${t}.value`, normalizeSearchString(s))),
       );
     case 'exact':
       // `value` narrows through the index, `exact` decides.
-      return indexExists(env, owner, 'string', code, (qb, t) =>
+      return hasIndexRow(env, owner, 'string', code, (qb, t) =>
         anyOf(qb, texts, (w, s) => w.where(`${t}.value`, normalizeSearchString(s)).where(`${t}.exact`, clip(s, MAX_INDEXED_TEXT))),
       );
     case 'contains':
-      return indexExists(env, owner, 'string', code, (qb, t) =>
+      return hasIndexRow(env, owner, 'string', code, (qb, t) =>
         anyOf(qb, texts, (w, s) => contains(w, `${t}.value`, normalizeSearchString(s))),
       );
     default:
@@ -59,13 +59,13 @@ export function uriWhere(env: QueryEnv, owner: Owner, code: string, modifier: st
   const uris = raws.map((r) => clip(unescapeValue(r), MAX_INDEXED_URL));
   switch (modifier) {
     case undefined:
-      return indexExists(env, owner, 'uri', code, (qb, t) => void qb.whereIn(`${t}.value`, uris));
+      return hasIndexRow(env, owner, 'uri', code, (qb, t) => void qb.whereIn(`${t}.value`, uris));
     case 'below':
-      return indexExists(env, owner, 'uri', code, (qb, t) => anyOf(qb, uris, (w, u) => startsWith(w, `${t}.value`, u)));
+      return hasIndexRow(env, owner, 'uri', code, (qb, t) => anyOf(qb, uris, (w, u) => startsWith(w, `${t}.value`, u)));
     case 'above': {
       const ancestors = uris.flatMap(uriAncestors);
       if (ancestors.length > MAX_ANCESTORS) throw badRequest(`${param}: too many path segments for :above`, param, 'too-long');
-      return indexExists(env, owner, 'uri', code, (qb, t) => void qb.whereIn(`${t}.value`, ancestors));
+      return hasIndexRow(env, owner, 'uri', code, (qb, t) => void qb.whereIn(`${t}.value`, ancestors));
     }
     default:
       throw badRequest(`${param}: unknown modifier ":${modifier}" for a uri parameter (known: above, below, missing)`, param, 'not-supported');

@@ -2,7 +2,7 @@ import { badRequest } from '../../errors.js';
 import { clip, normalizeSearchString } from '../normalize.js';
 import { MAX_INDEXED_TEXT } from '../types.js';
 import { splitPipes, unescapeValue } from './params.js';
-import { anyOf, indexExists, startsWith, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
+import { anyOf, hasIndexRow, startsWith, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
 
 /**
  * Token search: https://hl7.org/fhir/R4/search.html#token. Rows hold (system, value);
@@ -38,13 +38,13 @@ export function matchToken(qb: QB, t: string, v: TokenValue): void {
 /** Token rows of `code` matching any of the values (OR). */
 export function tokenRows(env: QueryEnv, owner: Owner, code: string, raws: string[], param: string, negate = false): Where {
   const values = raws.map((r) => parseToken(r, param));
-  return indexExists(env, owner, 'token', code, (qb, t) => anyOf(qb, values, (w, v) => matchToken(w, t, v)), negate);
+  return hasIndexRow(env, owner, 'token', code, (qb, t) => anyOf(qb, values, (w, v) => matchToken(w, t, v)), negate);
 }
 
 /** `:text`: a string search (starts-with, case- and accent-insensitive) on the display texts. */
 function textRows(env: QueryEnv, owner: Owner, code: string, raws: string[]): Where {
   const texts = raws.map((r) => normalizeSearchString(unescapeValue(r)));
-  return indexExists(env, owner, 'token', `${code}:text`, (qb, t) => anyOf(qb, texts, (w, s) => startsWith(w, `${t}.value`, s)));
+  return hasIndexRow(env, owner, 'token', `${code}:text`, (qb, t) => anyOf(qb, texts, (w, s) => startsWith(w, `${t}.value`, s)));
 }
 
 /**
@@ -59,7 +59,7 @@ function ofTypeRows(env: QueryEnv, owner: Owner, code: string, raws: string[], p
     }
     return { system: parts[0] === '' ? null : clip(parts[0], MAX_INDEXED_TEXT), value: clip(`${parts[1]}|${parts[2]}`, MAX_INDEXED_TEXT) };
   });
-  return indexExists(env, owner, 'token', `${code}:of-type`, (qb, t) =>
+  return hasIndexRow(env, owner, 'token', `${code}:of-type`, (qb, t) =>
     anyOf(qb, values, (w, v) => {
       if (v.system === null) w.whereNull(`${t}.system`);
       else w.where(`${t}.system`, v.system);
