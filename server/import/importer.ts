@@ -1,4 +1,5 @@
 import type { App } from '../app.js';
+import { refreshStatistics } from '../db/statistics.js';
 import { FhirError } from '../errors.js';
 import { withBulkCheckpoints } from './checkpoints.js';
 import { bundleEntries, lineEntry } from './entries.js';
@@ -100,6 +101,7 @@ export async function importFiles(app: App, files: ImportFile[], opts: ImportOpt
       progress();
     }
   });
+  await refreshStatistics(app.db);
   return summarize(reports, startedAt, files.some((f) => f.format === 'ndjson') ? chunk : undefined);
 }
 

@@ -1,5 +1,6 @@
 import { createApp, type App } from '../app.js';
 import type { Config } from '../config.js';
+import { refreshStatistics } from '../db/statistics.js';
 import { inTransaction } from '../db/transaction.js';
 import { loadResources } from '../service/load.js';
 import { WriteSession, type AnyResource } from '../service/types.js';
@@ -31,6 +32,7 @@ export async function seed(app: App, opts: SeedOptions, progress?: (resources: n
     if (pending.length >= TRANSACTION_SIZE) await flush();
   }
   if (pending.length) await flush();
+  await refreshStatistics(app.db);
   return total;
 }
 
