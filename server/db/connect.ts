@@ -132,7 +132,8 @@ function cacheStatements(conn: SqliteConnection): void {
 function connectPostgres(url: string, opts: ConnectOptions): Database {
   const knex = knexFactory({
     client: 'pg',
-    connection: url,
+    // A runaway query is cancelled rather than left to hold a connection and a core.
+    connection: { connectionString: url, statement_timeout: 120_000 },
     searchPath: opts.schema ? [opts.schema] : undefined,
     pool: { min: 0, max: opts.poolMax ?? 10 },
   });
