@@ -20,6 +20,8 @@ export interface Config {
   /** Largest `_count` a client may ask for on history and search pages. */
   maxPageSize: number;
   defaultPageSize: number;
+  /** `single`: a conditional delete matching several resources is a 412; `multiple`: all are deleted. */
+  conditionalDelete: 'single' | 'multiple';
 }
 
 export class ConfigError extends Error {
@@ -80,6 +82,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   const logLevel = env.KILN_LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('KILN_LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}`);
   const defaultPageSize = int(env, 'KILN_DEFAULT_PAGE_SIZE', 20, 1, 1000);
+  const conditionalDelete = env.KILN_CONDITIONAL_DELETE || 'single';
+  if (conditionalDelete !== 'single' && conditionalDelete !== 'multiple') {
+    throw new ConfigError('KILN_CONDITIONAL_DELETE', `expected single or multiple, got "${conditionalDelete}"`);
+  }
   const config: Config = {
     port,
     host: env.HOST || '0.0.0.0',
@@ -93,6 +99,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     logLevel,
     maxPageSize: int(env, 'KILN_MAX_PAGE_SIZE', 1000, 1, 100000),
     defaultPageSize,
+    conditionalDelete,
     ...overrides,
   };
   if (config.defaultPageSize > config.maxPageSize) {

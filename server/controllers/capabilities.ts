@@ -19,10 +19,12 @@ let cached: { key: string; statement: CapabilityStatement } | undefined;
  * See: https://hl7.org/fhir/R4/capabilitystatement.html
  */
 export function capabilityStatement(routes: Route[], config: Config): CapabilityStatement {
-  if (cached?.key === config.baseUrl) return cached.statement;
+  const key = `${config.baseUrl} ${config.conditionalDelete}`;
+  if (cached?.key === key) return cached.statement;
   const template = JSON.parse(readFileSync(join(projectRoot(), 'capability.json'), 'utf8')) as Template;
   const [rest] = template.rest;
-  const { resourceDefaults = {}, ...restFacts } = rest;
+  const { resourceDefaults: defaults = {}, ...restFacts } = rest;
+  const resourceDefaults = { ...defaults, conditionalDelete: config.conditionalDelete };
   const typeInteractions = routes.filter((r) => r.path.startsWith(':type')).flatMap((r) => r.interaction);
   const systemInteractions = routes.flatMap((r) => r.interaction).filter((i) => SYSTEM_INTERACTIONS.has(i));
   const statement: CapabilityStatement = {
@@ -44,6 +46,6 @@ export function capabilityStatement(routes: Route[], config: Config): Capability
       },
     ],
   };
-  cached = { key: config.baseUrl, statement };
+  cached = { key, statement };
   return statement;
 }

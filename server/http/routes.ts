@@ -1,6 +1,7 @@
 import type { Controller } from '../context.js';
 import { bundle } from '../controllers/bundle.js';
 import { capabilityStatement } from '../controllers/capabilities.js';
+import { conditionalDelete, conditionalUpdate } from '../controllers/conditional.js';
 import { history } from '../controllers/history.js';
 import { read, vread } from '../controllers/read.js';
 import { search } from '../controllers/search.js';
@@ -49,6 +50,8 @@ export const ROUTES: Route[] = [
   { method: 'PATCH', path: ':type/:id', interaction: 'patch', controller: patch },
   { method: 'DELETE', path: ':type/:id', interaction: 'delete', controller: remove },
   { method: 'POST', path: ':type', interaction: 'create', controller: create },
+  { method: 'PUT', path: ':type', interaction: 'update', controller: conditionalUpdate },
+  { method: 'DELETE', path: ':type', interaction: 'delete', controller: conditionalDelete },
   { method: 'GET', path: ':type', interaction: 'search-type', controller: search },
   { method: 'POST', path: ':type/_search', interaction: 'search-type', controller: search },
   // Compartment search (Patient/1/Observation); last, so literal routes of the same shape win.

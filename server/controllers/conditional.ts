@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import type { Controller, FhirRequest, RequestContext } from '../context.js';
+import type { StoredVersion } from '../db/store.js';
+import { lockCriteria } from '../db/transaction.js';
+import { allOk, badRequest, preconditionFailed } from '../errors.js';
+import { parseIfMatch, parseProvenanceHeader } from '../parse/headers.js';
+import { findMatchingIds } from '../search/query/index.js';
+import type { AnyResource, WriteSession } from '../service/types.js';
+import { validateResource } from '../validate/index.js';
+
+/** Deletes at most this many resources in one conditional delete (`multiple` mode). */
+const MAX_CONDITIONAL_DELETE = 1000;
+
+/** The search criteria of a conditional interaction: the URL's query, which must not be empty. */
+function criteria(req: FhirRequest): string {
+  const q = req.url.indexOf('?');
+  const params = new URLSearchParams(q >= 0 ? req.url.slice(q + 1) : '');
+  for (const name of ['_format', '_pretty']) params.delete(name);
+  const text = params.toString();
+  if (text === '') throw badRequest(`A conditional ${req.method} needs search criteria in the URL`, undefined, 'required');
+  return text;
+}
+
+/** Ids matching the criteria, after a lock on them so concurrent conditional writes serialise. */
+async function matches(ctx: RequestContext, s: WriteSession, type: string, query: string, limit: number): Promise<string[]> {
+  await lockCriteria(ctx.db, s.trx, `${type}?${query}`);
+  return findMatchingIds(s.trx, type, query, limit, { baseUrl: ctx.config.baseUrl });
+}
+
+/**
+ * Conditional update (`PUT [type]?criteria`): no match creates (with the body's id if it
+ * has one), one match is updated (a differing body id is a 400), several are a 412.
+ * See: https://hl7.org/fhir/R4/http.html#cond-update
+ */
+export const conditionalUpdate: Controller = async (req, ctx) => {
+  const type = req.params.type as string;
+  const query = criteria(req);
+  validateResource(req.body, { expectedType: type });
+  const body = req.body as AnyResource;
+  const ifMatch = parseIfMatch(req);
+  const prov = { header: parseProvenanceHeader(req), actor: ctx.actor, activity: 'UPDATE' };
+  const result = await ctx.resources.write(
+    prov,
+    async (s) => {
+      const ids = await matches(ctx, s, type, query, 2);
+      if (ids.length > 1) throw preconditionFailed(`Conditional update: more than one ${type} matches "${query}"`);
+      if (ids.length === 1 && body.id !== undefined && body.id !== ids[0]) {
+        throw badRequest(`The body's id "${body.id}" is not the id of the matching ${type} (${ids[0]})`, `${type}.id`);
+      }
+      const id = ids[0] ?? body.id ?? randomUUID();
+      return ctx.resources.update(s, { ...body, id }, ifMatch);
+    },
+    ctx.session,
+  );
+  return { status: result.created ? 201 : 200, body: result.version.content, version: result.version, location: true };
+};
+
+/**
+ * Conditional delete (`DELETE [type]?criteria`): deletes the one match; several matches
+ * are a 412 unless `KILN_CONDITIONAL_DELETE=multiple`, which deletes them all.
+ * See: https://hl7.org/fhir/R4/http.html#cdelete
+ */
+export const conditionalDelete: Controller = async (req, ctx) => {
+  const type = req.params.type as string;
+  const query = criteria(req);
+  const multiple = ctx.config.conditionalDelete === 'multiple';
+  const prov = { header: parseProvenanceHeader(req), actor: ctx.actor, activity: 'DELETE' };
+  const deleted = await ctx.resources.write(
+    prov,
+    async (s) => {
+      const ids = await matches(ctx, s, type, query, multiple ? MAX_CONDITIONAL_DELETE + 1 : 2);
+      if (ids.length > (multiple ? MAX_CONDITIONAL_DELETE : 1)) {
+        throw preconditionFailed(
+          multiple
+            ? `Conditional delete: more than ${MAX_CONDITIONAL_DELETE} ${type} resources match "${query}"; narrow the criteria`
+            : `Conditional delete: more than one ${type} matches "${query}" (the server deletes a single match)`,
+        );
+      }
+      const out: StoredVersion[] = [];
+      for (const id of ids) {
+        const v = await ctx.resources.delete(s, type, id);
+        if (v) out.push(v);
+      }
+      return out;
+    },
+    ctx.session,
+  );
+  if (deleted.length === 0) return { status: 204 };
+  const names = deleted.map((v) => `${v.resourceType}/${v.id}`).join(', ');
+  return { status: 200, body: allOk(`Deleted ${names}`), version: deleted.length === 1 ? deleted[0] : undefined };
+};

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { engines } from '../helpers/db.js';
+import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+
+const SYSTEM = 'https://kiln.example/mrn';
+const patient = (mrn: string, extra: Record<string, unknown> = {}) => ({ resourceType: 'Patient', identifier: [{ system: SYSTEM, value: mrn }], ...extra });
+const byMrn = (mrn: string) => `identifier=${encodeURIComponent(`${SYSTEM}|${mrn}`)}`;
+
+describe.each(engines())('conditional update and delete on %s', (engine) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp(engine);
+  });
+  afterAll(() => t.stop());
+
+  it('conditional update creates when nothing matches, then updates the one match', async () => {
+    const first = await fhirFetch(t, `Patient?${byMrn('cu-1')}`, { method: 'PUT', body: patient('cu-1', { gender: 'female' }) });
+    expect(first.status).toBe(201);
+    const second = await fhirFetch(t, `Patient?${byMrn('cu-1')}`, { method: 'PUT', body: patient('cu-1', { gender: 'other' }) });
+    expect(second.status).toBe(200);
+    expect(second.body.id).toBe(first.body.id);
+    expect(second.body.meta.versionId).toBe('2');
+    expect(second.headers.get('location')).toBe(`${t.base}/Patient/${first.body.id}/_history/2`);
+  });
+
+  it('conditional update refuses a differing body id (400), several matches (412) and empty criteria (400)', async () => {
+    const made = await fhirFetch(t, 'Patient', { method: 'POST', body: patient('cu-2') });
+    const wrongId = await fhirFetch(t, `Patient?${byMrn('cu-2')}`, { method: 'PUT', body: patient('cu-2', { id: 'someone-else' }) });
+    expect(wrongId.status).toBe(400);
+    expect(wrongId.body.issue[0].diagnostics).toContain(made.body.id);
+    await fhirFetch(t, 'Patient', { method: 'POST', body: patient('cu-2') });
+    const many = await fhirFetch(t, `Patient?${byMrn('cu-2')}`, { method: 'PUT', body: patient('cu-2') });
+    expect(many.status).toBe(412);
+    const none = await fhirFetch(t, 'Patient', { method: 'PUT', body: patient('cu-2') });
+    expect(none.status).toBe(400);
+    expect(none.body.resourceType).toBe('OperationOutcome');
+  });
+
+  it('conditional delete removes the one match, answers 204 for none and 412 for several', async () => {
+    const made = await fhirFetch(t, 'Patient', { method: 'POST', body: patient('cd-1') });
+    const del = await fhirFetch(t, `Patient?${byMrn('cd-1')}`, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect((await fhirFetch(t, `Patient/${made.body.id}`)).status).toBe(410);
+    expect((await fhirFetch(t, `Patient?${byMrn('cd-1')}`, { method: 'DELETE' })).status).toBe(204);
+    await fhirFetch(t, 'Patient', { method: 'POST', body: patient('cd-2') });
+    await fhirFetch(t, 'Patient', { method: 'POST', body: patient('cd-2') });
+    expect((await fhirFetch(t, `Patient?${byMrn('cd-2')}`, { method: 'DELETE' })).status).toBe(412);
+    expect((await fhirFetch(t, `Patient?${byMrn('cd-2')}`)).body.entry).toHaveLength(2);
+    expect((await fhirFetch(t, 'Patient', { method: 'DELETE' })).status).toBe(400);
+  });
+
+  it('with KILN_CONDITIONAL_DELETE=multiple, deletes every match and says so in the CapabilityStatement', async () => {
+    const multi = await startTestApp(engine, { KILN_CONDITIONAL_DELETE: 'multiple' });
+    try {
+      for (let i = 0; i < 3; i++) await fhirFetch(multi, 'Patient', { method: 'POST', body: patient('cd-3') });
+      const del = await fhirFetch(multi, `Patient?${byMrn('cd-3')}`, { method: 'DELETE' });
+      expect(del.status).toBe(200);
+      expect((await fhirFetch(multi, `Patient?${byMrn('cd-3')}`)).body.entry ?? []).toHaveLength(0);
+      const cs = await fhirFetch(multi, 'metadata');
+      expect(cs.body.rest[0].resource.find((r: { type: string }) => r.type === 'Patient').conditionalDelete).toBe('multiple');
+    } finally {
+      await multi.stop();
+    }
+    const cs = await fhirFetch(t, 'metadata');
+    const p = cs.body.rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
+    expect([p.conditionalCreate, p.conditionalUpdate, p.conditionalDelete]).toEqual([true, true, 'single']);
+  });
+});
