@@ -125,6 +125,19 @@ export function rewriteReferences(node: unknown, map: Map<string, string>): void
   }
 }
 
+/** Every `reference` string anywhere in a resource, in document order. */
+export function collectReferences(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) {
+    for (const item of node) collectReferences(item, out);
+  } else if (typeof node === 'object' && node !== null) {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'reference' && typeof value === 'string') out.push(value);
+      else if (typeof value === 'object') collectReferences(value, out);
+    }
+  }
+  return out;
+}
+
 function splitFragment(ref: string): [string, string | undefined] {
   const i = ref.indexOf('#');
   return i > 0 ? [ref.slice(0, i), ref.slice(i + 1)] : [ref, undefined];

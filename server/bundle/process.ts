@@ -1,12 +1,14 @@
 import type { Bundle, BundleEntry, BundleEntryResponse } from 'fhir/r4';
 import type { FhirResponse, RequestContext } from '../context.js';
-import { FhirError, normalizeError } from '../errors.js';
+import { FhirError, badRequest, normalizeError, preconditionFailed } from '../errors.js';
 import { findExisting } from '../controllers/write.js';
 import { dispatch } from '../http/dispatch.js';
 import type { WriteSession } from '../service/types.js';
 import { parseProvenanceHeader, preferReturn } from '../parse/headers.js';
 import type { FhirRequest } from '../context.js';
-import { entryRequests, plannedIds, rewriteReferences, transactionOrder, type EntryRequest } from './entries.js';
+import { collectReferences, entryRequests, plannedIds, rewriteReferences, transactionOrder, type EntryRequest } from './entries.js';
+import { findMatchingIds } from '../search/query/index.js';
+import { isResourceType } from '../validate/index.js';
 
 type RawEntry = Parameters<typeof entryRequests>[0][number];
 
@@ -30,6 +32,7 @@ export async function processTransaction(bundle: { entry?: RawEntry[] }, req: Fh
     const inner = { ...ctx, session };
     const ids = await conditionalCreates(entries, inner);
     plannedIds(entries, ids);
+    await conditionalReferences(entries, inner, ids);
     for (const e of entries) if (e.request.body !== undefined) rewriteReferences(e.request.body, ids);
     for (const e of transactionOrder(entries)) {
       try {
@@ -90,6 +93,34 @@ async function conditionalCreates(entries: EntryRequest[], ctx: RequestContext &
   }
   return ids;
 }
+
+/**
+ * Conditional references (`Patient?identifier=http://x|1`) in a transaction resolve to
+ * the one resource matching the search; none or several fail the transaction (412).
+ * See: https://hl7.org/fhir/R4/bundle.html#references (conditional references)
+ */
+async function conditionalReferences(entries: EntryRequest[], ctx: RequestContext & { session: WriteSession }, ids: Map<string, string>): Promise<void> {
+  for (const e of entries) {
+    if (e.request.body === undefined || e.request.method === 'PATCH') continue;
+    for (const ref of collectReferences(e.request.body)) {
+      const m = CONDITIONAL_REFERENCE.exec(ref);
+      if (!m || ids.has(ref)) continue;
+      const [, type, query] = m;
+      try {
+        if (!isResourceType(type)) throw badRequest(`Conditional reference ${ref}: unknown resource type ${type}`);
+        const found = await findMatchingIds(ctx.session.trx, type, query, 2, { baseUrl: ctx.config.baseUrl });
+        if (found.length !== 1) {
+          throw preconditionFailed(`Conditional reference ${ref} matches ${found.length === 0 ? 'no' : 'more than one'} ${type}`);
+        }
+        ids.set(ref, `${type}/${found[0]}`);
+      } catch (err) {
+        throw atEntry(err, e.index);
+      }
+    }
+  }
+}
+
+const CONDITIONAL_REFERENCE = /^([A-Z][A-Za-z]+)\?(.+)$/;
 
 function toEntry(out: FhirResponse, e: EntryRequest, ctx: RequestContext, req: FhirRequest): BundleEntry {
   const response: BundleEntryResponse = { status: STATUS_TEXT[out.status] ?? String(out.status) };

@@ -66,3 +66,37 @@ describe.each(engines())('conditional update and delete on %s', (engine) => {
     expect([p.conditionalCreate, p.conditionalUpdate, p.conditionalDelete]).toEqual([true, true, 'single']);
   });
 });
+
+describe.each(engines())('conditional references in transactions on %s', (engine) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp(engine);
+  });
+  afterAll(() => t.stop());
+  const txWithSubject = (reference: string) => ({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [{ resource: { resourceType: 'Observation', status: 'final', code: { text: 'hr' }, subject: { reference } }, request: { method: 'POST', url: 'Observation' } }],
+  });
+
+  it('resolves Type?criteria to the one match', async () => {
+    const p = await fhirFetch(t, 'Patient', { method: 'POST', body: patient('cr-1') });
+    const res = await fhirFetch(t, '', { method: 'POST', body: txWithSubject(`Patient?identifier=${SYSTEM}|cr-1`) });
+    expect(res.status).toBe(200);
+    expect(res.body.entry[0].resource.subject.reference).toBe(`Patient/${p.body.id}`);
+  });
+
+  it('fails the transaction with 412 when nothing or several match, writing nothing', async () => {
+    const before = Number((await t.app.db.knex('resources').count({ n: '*' }))[0].n);
+    const none = await fhirFetch(t, '', { method: 'POST', body: txWithSubject(`Patient?identifier=${SYSTEM}|nobody`) });
+    expect(none.status).toBe(412);
+    expect(none.body.issue[0].diagnostics).toContain('Bundle.entry[0]');
+    await fhirFetch(t, 'Patient', { method: 'POST', body: patient('cr-2') });
+    await fhirFetch(t, 'Patient', { method: 'POST', body: patient('cr-2') });
+    const afterSetup = Number((await t.app.db.knex('resources').count({ n: '*' }))[0].n);
+    const many = await fhirFetch(t, '', { method: 'POST', body: txWithSubject(`Patient?identifier=${SYSTEM}|cr-2`) });
+    expect(many.status).toBe(412);
+    expect(Number((await t.app.db.knex('resources').count({ n: '*' }))[0].n)).toBe(afterSetup);
+    expect(afterSetup - before).toBe(4); // the two Patients and their two Provenances only
+  });
+});
