@@ -1,0 +1,113 @@
+/**
+ * Search latency and throughput over a loaded database, for the searches FHIR apps run
+ * most. Each query is first timed one request at a time (p50/p95 over --samples), then
+ * driven by autocannon (10 connections) for throughput. The baseline in the same run is
+ * a read by id on the same server.
+ *
+ *   node --import tsx bench/search.ts --database sqlite:/path/kiln.sqlite [--samples 200] [--duration 5]
+ *
+ * Load the database first, e.g. `DATABASE_URL=sqlite:/tmp/big.sqlite kiln seed --patients 2000`
+ * (about a million resources) or `kiln import ../shared/data/synthea-r4`.
+ */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const { values: args } = parseArgs({
+  options: {
+    database: { type: 'string' },
+    samples: { type: 'string', default: '200' },
+    duration: { type: 'string', default: '5' },
+  },
+});
+if (!args.database) throw new Error('--database is required (sqlite:PATH or postgres://...)');
+
+type Bundle = { entry?: { resource: Record<string, any> }[]; link?: { relation: string; url: string }[]; total?: number };
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function get(url: string): Promise<Bundle> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${res.status} for ${url}: ${(await res.text()).slice(0, 300)}`);
+  return (await res.json()) as Bundle;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function measure(label: string, url: string) {
+  const times: number[] = [];
+  let entries = 0;
+  for (let i = 0; i < Number(args.samples); i++) {
+    const t = process.hrtime.bigint();
+    const b = await get(url);
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    entries = b.entry?.length ?? 0;
+  }
+  times.sort((a, b) => a - b);
+  const ac = await autocannon({ url, connections: 10, duration: Number(args.duration) });
+  const row = { query: label, entries, 'p50 ms': +percentile(times, 50).toFixed(2), 'p95 ms': +percentile(times, 95).toFixed(2), 'req/s (10 conn)': Math.round(ac.requests.average), errors: ac.errors + ac.non2xx };
+  console.log(JSON.stringify(row));
+}
+
+/** Picks real values from the data so every query has matches. */
+async function samples(base: string) {
+  const obs = (await get(`${base}/Observation?code=http://loinc.org|8867-4&_count=1`)).entry?.[0]?.resource;
+  const patientId = String(obs?.subject?.reference ?? '').split('/')[1];
+  const patient = (await get(`${base}/Patient/${patientId}`)) as unknown as Record<string, any>;
+  const family: string = patient.name?.[0]?.family;
+  const ident = patient.identifier?.[0];
+  const day = String(obs?.effectiveDateTime ?? '2020-01-01').slice(0, 10);
+  const next = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
+  return { patientId, family, identifier: `${ident.system}|${ident.value}`, day, next };
+}
+
+async function deepPage(base: string, pages: number): Promise<string> {
+  let url = `${base}/Observation?_count=50`;
+  for (let i = 1; i < pages; i++) {
+    const next = (await get(url)).link?.find((l) => l.relation === 'next')?.url;
+    if (!next) break;
+    url = next;
+  }
+  return url;
+}
+
+async function main() {
+  const port = await freePort();
+  const env = { ...process.env, DATABASE_URL: args.database, PORT: String(port), HOST: '127.0.0.1', KILN_SAMPLE_DATA: 'false', KILN_LOG_LEVEL: 'warn' };
+  const kiln = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'serve'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const base = `http://127.0.0.1:${port}/fhir/r4`;
+  try {
+    for (let i = 0; i < 600; i++) {
+      if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const total = (await get(`${base}/Observation?_summary=count`)).total;
+    const s = await samples(base);
+    console.log(JSON.stringify({ database: args.database?.replace(/\/\/[^@]*@/, '//***@'), observations: total, samples: Number(args.samples), node: process.version }));
+    await measure('baseline: read Patient/{id}', `${base}/Patient/${s.patientId}`);
+    await measure('Patient?name=', `${base}/Patient?name=${encodeURIComponent(s.family)}`);
+    await measure('Patient?identifier=', `${base}/Patient?identifier=${encodeURIComponent(s.identifier)}`);
+    await measure('Observation?patient&code&_sort=-date&_count=50', `${base}/Observation?patient=${s.patientId}&code=${encodeURIComponent('http://loinc.org|8867-4')}&_sort=-date&_count=50`);
+    await measure('Observation?date=ge&date=lt (one day)', `${base}/Observation?date=ge${s.day}&date=lt${s.next}`);
+    await measure('Encounter?patient&_revinclude=Provenance:target', `${base}/Encounter?patient=${s.patientId}&_revinclude=Provenance:target`);
+    await measure('Condition?subject:Patient.name=', `${base}/Condition?subject:Patient.name=${encodeURIComponent(s.family)}`);
+    await measure('Observation?_count=50, page 200 by next links', await deepPage(base, 200));
+  } finally {
+    kiln.kill('SIGTERM');
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
