@@ -85,8 +85,10 @@ function readStream(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        // Stop reading; the 413 goes out with `Connection: close`, which ends the upload.
+        req.pause();
+        req.removeAllListeners('data');
         reject(tooLarge(limit));
-        req.destroy();
         return;
       }
       chunks.push(chunk);

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { engines } from '../helpers/db.js';
 import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
@@ -141,6 +142,19 @@ describe.each(engines())('bad input on %s', (engine) => {
       const res = await fhirFetch(small, 'Patient', { method: 'POST', body: big });
       expect(res.status).toBe(413);
       expect(res.body.resourceType).toBe('OperationOutcome');
+      // The same without Content-Length (chunked): the limit is enforced while reading.
+      const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${small.base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', 'transfer-encoding': 'chunked' } }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        });
+        req.on('error', reject);
+        req.write(JSON.stringify(big).slice(0, 3000));
+        req.end(JSON.stringify(big).slice(3000));
+      });
+      expect(chunked.status).toBe(413);
+      expect(JSON.parse(chunked.body).resourceType).toBe('OperationOutcome');
       const [r] = await small.app.db.knex('resources').where({ resource_type: 'Patient' }).count({ n: '*' });
       expect(Number(r.n)).toBe(0);
     } finally {
