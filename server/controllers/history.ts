@@ -2,7 +2,7 @@ import type { Bundle, BundleEntry, BundleLink } from 'fhir/r4';
 import type { Controller, FhirRequest, RequestContext } from '../context.js';
 import type { HistoryQuery, HistoryVersion } from '../db/store.js';
 import { badRequest, notFound } from '../errors.js';
-import { dateRange } from '../parse/dates.js';
+import { searchDateRange } from '../search/query/date.js';
 import { pageSize, single } from '../parse/params.js';
 
 const KNOWN = new Set(['_since', '_at', '_count', '_cursor', '_format', '_pretty', '_summary', '_elements', '_list']);
@@ -37,11 +37,15 @@ function historyQuery(req: FhirRequest, ctx: RequestContext): HistoryQuery {
   const cursor = single(req, '_cursor');
   if (cursor !== undefined && !/^\d{1,15}$/.test(cursor)) throw badRequest('_cursor is not a valid page cursor', '_cursor');
   return {
-    since: since === undefined ? undefined : dateRange(since, '_since').start,
-    at: at === undefined ? undefined : dateRange(at, '_at'),
+    since: since === undefined ? undefined : searchDateRange(since, '_since')[0],
+    at: at === undefined ? undefined : atRange(searchDateRange(at, '_at')),
     beforeSeq: cursor === undefined ? undefined : Number(cursor),
     count: pageSize(req, ctx.config),
   };
+}
+
+function atRange([start, end]: [string, string]): { start: string; end: string } {
+  return { start, end };
 }
 
 function links(req: FhirRequest, ctx: RequestContext, nextSeq: number | undefined): BundleLink[] {
