@@ -1,7 +1,7 @@
 import type { Bundle, BundleEntry, BundleEntryResponse } from 'fhir/r4';
 import type { FhirResponse, RequestContext } from '../context.js';
 import { FhirError, badRequest, normalizeError, preconditionFailed } from '../errors.js';
-import { findExisting } from '../controllers/write.js';
+import { findExisting, ifNoneExistCriteria } from '../controllers/conditional.js';
 import { dispatch } from '../http/dispatch.js';
 import type { WriteSession } from '../service/types.js';
 import { parseProvenanceHeader, preferReturn } from '../parse/headers.js';
@@ -82,10 +82,10 @@ export async function processBatch(bundle: { entry?: RawEntry[] }, req: FhirRequ
 async function conditionalCreates(entries: EntryRequest[], ctx: RequestContext & { session: WriteSession }): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
   for (const e of entries) {
-    const criteria = e.request.headers['if-none-exist'];
+    const criteria = ifNoneExistCriteria(e.request.headers['if-none-exist']);
     if (e.request.method !== 'POST' || !e.fullUrl || !criteria || e.segments.length !== 1) continue;
     try {
-      const existing = await findExisting(ctx, ctx.session, e.segments[0], criteria.replace(/^[A-Za-z]*\?/, ''));
+      const existing = await findExisting(ctx, ctx.session, e.segments[0], criteria);
       if (existing) ids.set(e.fullUrl, `${existing.resourceType}/${existing.id}`);
     } catch (err) {
       throw atEntry(err, e.index);

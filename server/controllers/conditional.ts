@@ -21,10 +21,30 @@ function criteria(req: FhirRequest): string {
   return text;
 }
 
-/** Ids matching the criteria, after a lock on them so concurrent conditional writes serialise. */
+/**
+ * Ids matching the criteria, after a lock on them so that concurrent conditional writes
+ * with the same criteria serialise: exactly one of 20 simultaneous conditional creates
+ * creates. See: https://hl7.org/fhir/R4/http.html#ccreate
+ */
 async function matches(ctx: RequestContext, s: WriteSession, type: string, query: string, limit: number): Promise<string[]> {
   await lockCriteria(ctx.db, s.trx, `${type}?${query}`);
   return findMatchingIds(s.trx, type, query, limit, { baseUrl: ctx.config.baseUrl });
+}
+
+/** The `If-None-Exist` criteria of a conditional create, without a leading `?` or `Type?`. */
+export function ifNoneExistCriteria(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return raw.trim().replace(/^[A-Za-z]*\?/, '');
+}
+
+/**
+ * Conditional create: the one resource matching the criteria, none, or 412 for several.
+ * Runs inside the write transaction.
+ */
+export async function findExisting(ctx: RequestContext, s: WriteSession, type: string, criteria: string): Promise<StoredVersion | undefined> {
+  const ids = await matches(ctx, s, type, criteria, 2);
+  if (ids.length > 1) throw preconditionFailed(`If-None-Exist: more than one ${type} matches "${criteria}"`);
+  return ids.length ? ctx.resources.store.read(s.trx, type, ids[0]) : undefined;
 }
 
 /**

@@ -1,10 +1,9 @@
 import type { Controller, FhirRequest, FhirResponse, RequestContext } from '../context.js';
 import type { StoredVersion } from '../db/store.js';
-import { lockCriteria } from '../db/transaction.js';
-import { allOk, badRequest, preconditionFailed } from '../errors.js';
-import { findMatchingIds } from '../search/query/index.js';
+import { allOk, badRequest } from '../errors.js';
 import { parseIfMatch, parseProvenanceHeader } from '../parse/headers.js';
-import type { AnyResource, ProvenanceRequest, WriteSession } from '../service/types.js';
+import type { AnyResource, ProvenanceRequest } from '../service/types.js';
+import { findExisting, ifNoneExistCriteria } from './conditional.js';
 import { validateResource } from '../validate/index.js';
 
 function provenance(req: FhirRequest, ctx: RequestContext, activity: string): ProvenanceRequest {
@@ -17,14 +16,14 @@ function written(status: number, version: StoredVersion, location: boolean): Fhi
 
 /**
  * create: a new resource with a server-assigned id (an id in the body is ignored, as
- * the spec requires).
- * See: https://hl7.org/fhir/R4/http.html#create
+ * the spec requires). With `If-None-Exist`, the one existing match is answered instead.
+ * See: https://hl7.org/fhir/R4/http.html#create and https://hl7.org/fhir/R4/http.html#ccreate
  */
 export const create: Controller = async (req, ctx) => {
   const type = req.params.type as string;
   const body = withoutId(req.body);
   validateResource(body, { expectedType: type });
-  const criteria = ifNoneExist(req);
+  const criteria = ifNoneExistCriteria(req.headers['if-none-exist']);
   const prov = provenance(req, ctx, 'CREATE');
   const result = await ctx.resources.write(
     prov,
@@ -37,26 +36,6 @@ export const create: Controller = async (req, ctx) => {
   if (result.existing) return { status: 200, body: result.existing.content, version: result.existing };
   return written(201, result.created as StoredVersion, true);
 };
-
-/** The `If-None-Exist` criteria of a conditional create, without a leading `?`. */
-function ifNoneExist(req: FhirRequest): string | undefined {
-  const raw = req.headers['if-none-exist'];
-  if (raw === undefined || raw.trim() === '') return undefined;
-  return raw.trim().replace(/^[A-Za-z]*\?/, '');
-}
-
-/**
- * Conditional create: the one resource matching the criteria, none, or 412 for several.
- * Runs inside the write transaction, after a lock on the criteria, so concurrent
- * creates with the same criteria leave exactly one resource.
- * See: https://hl7.org/fhir/R4/http.html#ccreate
- */
-export async function findExisting(ctx: RequestContext, s: WriteSession, type: string, criteria: string): Promise<StoredVersion | undefined> {
-  await lockCriteria(ctx.db, s.trx, `${type}?${criteria}`);
-  const ids = await findMatchingIds(s.trx, type, criteria, 2, { baseUrl: ctx.config.baseUrl });
-  if (ids.length > 1) throw preconditionFailed(`If-None-Exist: more than one ${type} matches "${criteria}"`);
-  return ids.length ? ctx.resources.store.read(s.trx, type, ids[0]) : undefined;
-}
 
 /**
  * update: a new version, or update-as-create with the client's id. The body's id must
