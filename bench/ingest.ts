@@ -8,10 +8,9 @@
  *
  *   node --import tsx bench/ingest.ts [--engine sqlite|postgres] [--data DIR]
  *
- * PostgreSQL uses KILN_BENCH_DATABASE_URL (or KILN_TEST_DATABASE_URL), in a schema of its
+ * PostgreSQL uses KILN_TEST_DATABASE_URL, in a schema of its
  * own that is dropped afterwards. Target: >= 10,000 resources/s on SQLite, memory flat.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,38 +18,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import BetterSqlite3 from 'better-sqlite3';
-import knexFactory from 'knex';
 import { createApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
-import { connect, type Database } from '../server/db/connect.js';
+import type { Database } from '../server/db/connect.js';
+import { freshDatabase } from '../test/helpers/db.js';
 import { importPaths } from '../server/import/importer.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MB = 1024 * 1024;
 
-interface Fresh {
-  db: Database;
-  label: string;
-  drop(): Promise<void>;
-}
-
-async function freshDatabase(engine: string): Promise<Fresh> {
-  if (engine === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-'));
-    const db = connect(`sqlite:${join(dir, 'kiln.sqlite')}`);
-    return { db, label: 'sqlite (WAL, file in tmpdir)', drop: async () => rmSync(dir, { recursive: true, force: true }) };
-  }
-  const url = process.env.KILN_BENCH_DATABASE_URL ?? process.env.KILN_TEST_DATABASE_URL;
-  if (!url) throw new Error('--engine postgres needs KILN_BENCH_DATABASE_URL or KILN_TEST_DATABASE_URL');
-  const schema = `kiln_bench_${randomBytes(4).toString('hex')}`;
-  const admin = knexFactory({ client: 'pg', connection: url });
-  await admin.raw(`create schema "${schema}"`);
-  const db = connect(url, { schema });
-  const drop = async () => {
-    await admin.raw(`drop schema "${schema}" cascade`);
-    await admin.destroy();
-  };
-  return { db, label: `postgres (schema ${schema})`, drop };
+/** A fresh database (the test suites' helper) and how to name it in the report. */
+async function freshFor(engine: string) {
+  const fresh = await freshDatabase(engine === 'postgres' ? 'postgres' : 'sqlite');
+  return { ...fresh, label: fresh.schema ? `postgres (schema ${fresh.schema})` : 'sqlite (WAL, file in tmpdir)' };
 }
 
 /**
@@ -89,7 +69,7 @@ function rssSampler(): { stop(): number[] } {
 }
 
 async function benchImport(engine: string, data: string) {
-  const fresh = await freshDatabase(engine);
+  const fresh = await freshFor(engine);
   const config = loadConfig({ ...process.env, KILN_LOG_LEVEL: 'warn' });
   const app = await createApp(config, { db: fresh.db });
   const sampler = rssSampler();
@@ -101,7 +81,6 @@ async function benchImport(engine: string, data: string) {
   const statements = sql.stop();
   const peakRss = process.resourceUsage().maxRSS * 1024;
   await app.close();
-  await fresh.db.close();
   await fresh.drop();
   return { summary, seconds, samples, peakRss, statements, label: fresh.label };
 }

@@ -9,10 +9,9 @@
  * Load the database first, e.g. `DATABASE_URL=sqlite:/tmp/big.sqlite kiln seed --patients 2000`
  * (about a million resources) or `kiln import ../shared/data/synthea-r4`.
  */
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { startKiln } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,14 +24,6 @@ if (!args.database) throw new Error('--database is required (sqlite:PATH or post
 
 type Bundle = { entry?: { resource: Record<string, any> }[]; link?: { relation: string; url: string }[]; total?: number };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function get(url: string): Promise<Bundle> {
   const res = await fetch(url);
@@ -82,15 +73,9 @@ async function deepPage(base: string, pages: number): Promise<string> {
 }
 
 async function main() {
-  const port = await freePort();
-  const env = { ...process.env, DATABASE_URL: args.database, PORT: String(port), HOST: '127.0.0.1', KILN_SAMPLE_DATA: 'false', KILN_LOG_LEVEL: 'warn' };
-  const kiln = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'serve'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  const base = `http://127.0.0.1:${port}/fhir/r4`;
+  const kiln = await startKiln(args.database as string, { KILN_SAMPLE_DATA: 'false', KILN_LOG_LEVEL: 'warn' });
+  const { base } = kiln;
   try {
-    for (let i = 0; i < 600; i++) {
-      if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const total = (await get(`${base}/Observation?_summary=count`)).total;
     const s = await samples(base);
     console.log(JSON.stringify({ database: args.database?.replace(/\/\/[^@]*@/, '//***@'), observations: total, samples: Number(args.samples), node: process.version }));
@@ -103,7 +88,7 @@ async function main() {
     await measure('Condition?subject:Patient.name=', `${base}/Condition?subject:Patient.name=${encodeURIComponent(s.family)}`);
     await measure('Observation?_count=50, page 200 by next links', await deepPage(base, 200));
   } finally {
-    kiln.kill('SIGTERM');
+    await kiln.stop();
   }
 }
 
