@@ -1,47 +1,14 @@
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
+import { engines, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { extractIndexRows } from '../../server/search/extract.js';
 import { createSearchTables, dropSearchTables, SEARCH_TABLES } from '../../server/search/schema.js';
 import { emptyIndexRows, type IndexRows } from '../../server/search/types.js';
 import { deleteIndexRows, writeIndexRows, writeIndexRowsBatch } from '../../server/search/write.js';
 
 /**
- * The index tables and writer on real databases: in-memory SQLite always, PostgreSQL
- * when KILN_TEST_DATABASE_URL is set (in a schema of its own, dropped at the end).
+ * The index tables and writer on real databases: SQLite always, PostgreSQL when
+ * KILN_TEST_DATABASE_URL is set (in a schema of its own, dropped at the end).
  */
-
-const pgUrl = process.env.KILN_TEST_DATABASE_URL;
-if (!pgUrl) console.log('PostgreSQL index tests skipped: KILN_TEST_DATABASE_URL is not set');
-
-interface Engine {
-  name: string;
-  open(): Promise<Knex>;
-  close(db: Knex): Promise<void>;
-}
-
-const schema = `kiln_search_test_${process.pid}_${Date.now()}`;
-
-const engines: Engine[] = [
-  {
-    name: 'sqlite',
-    open: async () => knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true }),
-    close: (db) => db.destroy(),
-  },
-];
-if (pgUrl) {
-  engines.push({
-    name: 'postgres',
-    async open() {
-      const admin = knexFactory({ client: 'pg', connection: pgUrl });
-      await admin.raw('create schema ??', [schema]);
-      await admin.destroy();
-      return knexFactory({ client: 'pg', connection: pgUrl, searchPath: [schema], pool: { min: 0, max: 2 } });
-    },
-    async close(db) {
-      await db.raw('drop schema ?? cascade', [schema]);
-      await db.destroy();
-    },
-  });
-}
 
 const patient = {
   resourceType: 'Patient',
@@ -66,24 +33,26 @@ async function rowsOf(db: Knex, table: string, type: string, id: string): Promis
   return db(table).where({ resource_type: type, resource_id: id }).select();
 }
 
-describe.each(engines)('search index tables on $name', (engine) => {
+describe.each(engines())('search index tables on %s', (engineName) => {
   let db: Knex;
+  let fresh: TestDatabase;
 
   beforeAll(async () => {
-    db = await engine.open();
+    fresh = await freshDatabase(engineName);
+    db = fresh.db.knex;
     await createSearchTables(db);
     await createSearchTables(db); // idempotent: a re-run migration must not fail
   });
   afterAll(async () => {
     await dropSearchTables(db);
-    await engine.close(db);
+    await fresh.drop();
   });
 
   it('creates every table', async () => {
     for (const table of Object.values(SEARCH_TABLES)) expect(await db.schema.hasTable(table)).toBe(true);
-    if (engine.name === 'postgres') {
+    if (engineName === 'postgres') {
       // Bytewise order, as SQLite's: what lets a b-tree index serve prefix ranges.
-      const columns = await db('information_schema.columns').where({ table_schema: schema, table_name: 'search_string', column_name: 'value' }).pluck('collation_name');
+      const columns = await db('information_schema.columns').where({ table_schema: fresh.schema, table_name: 'search_string', column_name: 'value' }).pluck('collation_name');
       expect(columns).toEqual(['C']);
     }
   });
