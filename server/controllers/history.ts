@@ -5,7 +5,7 @@ import { badRequest, notFound } from '../errors.js';
 import { searchDateRange } from '../search/query/date.js';
 import { pageSize, single } from '../parse/params.js';
 
-const KNOWN = new Set(['_since', '_at', '_count', '_cursor', '_format', '_pretty', '_summary', '_elements', '_list']);
+const KNOWN = new Set(['_since', '_at', '_count', '_cursor', '_format', '_pretty', '_summary', '_elements']);
 
 /**
  * history (instance, type and system): versions newest first, paged by a keyset
@@ -16,7 +16,6 @@ export const history: Controller = async (req, ctx) => {
   for (const name of Object.keys(req.query)) {
     if (!KNOWN.has(name)) throw badRequest(`Unknown history parameter "${name}"`, name, 'not-supported');
   }
-  if (req.query._list) throw badRequest('_list is not supported on history', '_list', 'not-supported');
   const { type, id } = req.params;
   const q = historyQuery(req, ctx);
   if (type && id && !(await ctx.resources.store.read(ctx.session?.trx ?? ctx.db.knex, type, id))) throw notFound(`${type}/${id} is not known`);

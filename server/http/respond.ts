@@ -1,4 +1,3 @@
-import type { OperationOutcome } from 'fhir/r4';
 import type { Config } from '../config.js';
 import type { FhirRequest, FhirResponse } from '../context.js';
 import { allOk, badRequest } from '../errors.js';
@@ -30,22 +29,22 @@ export function render(req: FhirRequest, res: FhirResponse, config: Config): Wir
     if (res.location) headers.Location = `${config.baseUrl}/${v.resourceType}/${v.id}/_history/${v.versionId}`;
   }
   if (res.status === 304 || res.body === undefined) return { status: res.status, headers };
-  let body = res.body as AnyResource | string;
+  let body = res.body;
   if (WRITES.has(req.method) && res.version) {
     const prefer = preferReturn(req);
     if (prefer === 'minimal') return { status: res.status, headers };
-    if (prefer === 'OperationOutcome') body = allOk(`${req.method} ${v?.resourceType}/${v?.id} succeeded`) as OperationOutcome as unknown as AnyResource;
+    if (prefer === 'OperationOutcome') body = allOk(`${req.method} ${v?.resourceType}/${v?.id} succeeded`);
   }
   return { status: res.status, headers, body: serialize(req, body) };
 }
 
-function serialize(req: FhirRequest, body: AnyResource | string): string {
+function serialize(req: FhirRequest, body: { resourceType: string } | string): string {
   const pretty = flag(req, '_pretty');
   const summary = parseSummary(req.query._summary);
   const elements = parseElements(req.query._elements);
   const reshape = req.method === 'GET' && (summary !== undefined || elements !== undefined);
   if (typeof body === 'string' && !pretty && !reshape) return body;
-  let resource = typeof body === 'string' ? (JSON.parse(body) as AnyResource) : body;
+  let resource = (typeof body === 'string' ? JSON.parse(body) : body) as AnyResource;
   if (reshape && resource.resourceType !== 'Bundle' && resource.resourceType !== 'OperationOutcome') {
     if (summary === 'count') throw badRequest('_summary=count applies to searches, not to reads', '_summary');
     resource = shapeResource(resource, summary, elements);
