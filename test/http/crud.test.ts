@@ -174,4 +174,25 @@ describe.each(engines())('REST interactions on %s', (engine) => {
     const at = await fhirFetch(t, `Basic/_history?_at=${encodeURIComponent(before.slice(0, 4))}`);
     expect(at.status).toBe(200);
   });
+
+  it('_at returns the versions current at that instant', async () => {
+    const v1 = await fhirFetch(t, 'Basic', { method: 'POST', body: { resourceType: 'Basic', code: { text: 'v1' } } });
+    const id = v1.body.id;
+    let v2 = await fhirFetch(t, `Basic/${id}`, { method: 'PUT', body: { resourceType: 'Basic', id, code: { text: 'v2' } } });
+    // Two versions in the same millisecond cannot be told apart by _at: write until they differ.
+    while (v2.body.meta.lastUpdated === v1.body.meta.lastUpdated) {
+      v2 = await fhirFetch(t, `Basic/${id}`, { method: 'PUT', body: { resourceType: 'Basic', id, code: { text: 'v2' } } });
+    }
+    const versionsAt = async (instant: string) => {
+      const res = await fhirFetch(t, `Basic/${id}/_history?_at=${encodeURIComponent(instant)}`);
+      expect(res.status).toBe(200);
+      return (res.body.entry ?? []).map((e: { resource: { meta: { versionId: string } } }) => e.resource.meta.versionId);
+    };
+    // Version 1, or (if the first update shared its millisecond) the last version of that millisecond.
+    const atFirst = await versionsAt(v1.body.meta.lastUpdated);
+    expect(atFirst).toHaveLength(1);
+    expect(Number(atFirst[0])).toBeLessThan(Number(v2.body.meta.versionId));
+    expect(await versionsAt(v2.body.meta.lastUpdated)).toEqual([v2.body.meta.versionId]);
+    expect(await versionsAt('1999-01-01T00:00:00Z')).toEqual([]);
+  });
 });
