@@ -70,7 +70,7 @@ function rssSampler(): { stop(): number[] } {
 
 async function benchImport(engine: string, data: string) {
   const fresh = await freshFor(engine);
-  const config = loadConfig({ ...process.env, KILN_LOG_LEVEL: 'warn' });
+  const config = loadConfig({ KILN_SECRET_KEY: 'kiln-bench-secret-key-material-0123456789', ...process.env, KILN_LOG_LEVEL: 'warn' });
   const app = await createApp(config, { db: fresh.db });
   const sampler = rssSampler();
   const sql = sqlTimer(fresh.db);

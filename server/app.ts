@@ -15,6 +15,8 @@ import { createLogger } from './log.js';
 import { SERVER_ACTOR, SERVER_DEVICE_RESOURCE } from './service/provenance.js';
 import { ResourceService } from './service/resources.js';
 import { WriteSession } from './service/types.js';
+import { actorOf } from '../smart/bearer.js';
+import { createSmart, type Smart } from '../smart/index.js';
 
 export interface App {
   /** Serves everything outside the FHIR base (health checks, and later OAuth and admin). */
@@ -23,6 +25,8 @@ export interface App {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
   db: Database;
   resources: ResourceService;
+  /** The SMART authorization server and the FHIR API's token check. */
+  smart: Smart;
   log: Logger;
   close(): Promise<void>;
 }
@@ -43,12 +47,14 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await migrate(db.knex);
   const resources = new ResourceService(db, new ResourceStore(db), { autoProvenance: config.autoProvenance });
   await ensureServerDevice(resources);
+  const smart = await createSmart(config, db);
 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', (_req, res) => void readiness(db).then((ok) => res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready' })));
+  smart.mount(app);
   app.use((req, res) => {
     const { status, outcome } = normalizeError(notFound(`Nothing at ${req.method} ${req.path}; the FHIR API is at ${config.basePath}`));
     res.status(status).type(FHIR_JSON).send(JSON.stringify(outcome));
@@ -67,13 +73,32 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       actor: SERVER_ACTOR,
     };
   };
-  const fhir = fhirApi(contextFor, config.basePath, config.maxBodyBytes);
+  const fhir = fhirApi(contextFor, config.basePath, config.maxBodyBytes, {
+    authenticate: (header) => smart.bearer.authenticate(header),
+    actorOf: (auth) => actorOf(auth, config.issuer),
+  });
+  const wellKnown = `${config.basePath}/.well-known/smart-configuration`;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     logRequest(log, req, res);
-    if (underBase(req.url ?? '/', config.basePath)) void fhir(req, res);
+    if ((req.url ?? '/').split('?')[0] === wellKnown) sendWellKnown(req, res, smart.wellKnown);
+    else if (underBase(req.url ?? '/', config.basePath)) void fhir(req, res);
     else app(req, res);
   };
-  return { app, handler, db, resources, log, close: () => (opts.db ? Promise.resolve() : db.close()) };
+  return { app, handler, db, resources, smart, log, close: () => (opts.db ? Promise.resolve() : db.close()) };
+}
+
+/** `[base]/.well-known/smart-configuration` (https://hl7.org/fhir/smart-app-launch/conformance.html#using-well-known): public, and readable by browser apps from any origin. */
+function sendWellKnown(req: IncomingMessage, res: ServerResponse, body: string): void {
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.statusCode = 405;
+    res.setHeader('Allow', 'GET, HEAD');
+    res.end();
+    return;
+  }
+  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('Cache-Control', 'public, max-age=3600');
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 /** True when `url` is the FHIR base or below it (`/fhir/r4`, `/fhir/r4/`, `/fhir/r4?x`, `/fhir/r4/Patient`). */

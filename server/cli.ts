@@ -1,7 +1,5 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config.js';
-import { serve, stopOnSignals } from './main.js';
-import { seedIfEmpty } from './seed/load.js';
 
 const USAGE = `Usage: kiln <command> [options]
 
@@ -9,6 +7,9 @@ Commands:
   serve                         run the FHIR server (configuration from the environment)
   import PATH...                load FHIR Bundles (.json, .json.gz) and NDJSON (.ndjson, .ndjson.gz)
   seed [--patients N] [--seed S] write deterministic synthetic sample data
+  users add --username U ...    add a user of the authorization server (kiln users --help)
+  clients add|list|approve|disable|enable
+                                manage API clients (kiln clients --help)
 
 See README.md for the configuration table.`;
 
@@ -19,6 +20,9 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'serve': {
         const config = loadConfig();
+        // Loaded here so the other commands do not load the web stack.
+        const { serve, stopOnSignals } = await import('./main.js');
+        const { seedIfEmpty } = await import('./seed/load.js');
         const running = await serve(config, (app) => seedIfEmpty(app, config));
         stopOnSignals(running);
         return -1;
@@ -26,6 +30,14 @@ export async function main(argv: string[]): Promise<number> {
       case 'import': {
         const { runImport } = await import('./import/cli.js');
         return await runImport(rest);
+      }
+      case 'users': {
+        const { runUsers } = await import('../smart/cli/users.js');
+        return await runUsers(rest);
+      }
+      case 'clients': {
+        const { runClients } = await import('../smart/cli/clients.js');
+        return await runClients(rest);
       }
       case 'seed': {
         const { values } = parseArgs({ args: rest, options: { patients: { type: 'string' }, seed: { type: 'string' } } });

@@ -22,6 +22,28 @@ export interface Config {
   defaultPageSize: number;
   /** `single`: a conditional delete matching several resources is a 412; `multiple`: all are deleted. */
   conditionalDelete: 'single' | 'multiple';
+  /** The OpenID Provider's issuer: `[origin of baseUrl]/oauth`. */
+  issuer: string;
+  /**
+   * Key material that encrypts secrets at rest (signing keys, client secrets). Unset on
+   * SQLite: a key file is made beside the database on first start.
+   */
+  secretKey: string | undefined;
+  /** Access token lifetime in seconds (SMART: short-lived; default 1 hour). */
+  accessTokenTtl: number;
+  /** `offline_access` refresh token lifetime in seconds (default 92 days). */
+  refreshTokenTtl: number;
+  /** `all`: PKCE S256 for every client (SMART 2); `public`: only for public clients. */
+  pkceRequired: 'all' | 'public';
+  /** Allow `patient/*.rs`-style wildcard resource scopes in patient and user context. */
+  allowWildcardScopes: boolean;
+  /** PEM files to serve HTTPS directly (TLS 1.2 and later). */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** Behind a TLS-terminating proxy: trust its X-Forwarded-* headers (false, true or a hop count). */
+  trustProxy: boolean | number;
+  /** `NODE_ENV=production`: refuse an insecure public base URL. */
+  production: boolean;
 }
 
 export class ConfigError extends Error {
@@ -70,6 +92,14 @@ function databaseUrl(env: Env): string {
   throw new ConfigError('DATABASE_URL', `expected sqlite:PATH or postgres://..., got "${raw.replace(/\/\/[^@]*@/, '//***@')}"`);
 }
 
+/** `KILN_TRUST_PROXY`: false (default), true, or how many proxies stand in front. */
+function trustProxy(env: Env): boolean | number {
+  const raw = env.KILN_TRUST_PROXY?.trim();
+  if (raw === undefined || raw === '') return false;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return bool(env, 'KILN_TRUST_PROXY', false);
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -86,6 +116,15 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   if (conditionalDelete !== 'single' && conditionalDelete !== 'multiple') {
     throw new ConfigError('KILN_CONDITIONAL_DELETE', `expected single or multiple, got "${conditionalDelete}"`);
   }
+  const pkceRequired = env.KILN_PKCE_REQUIRED || 'all';
+  if (pkceRequired !== 'all' && pkceRequired !== 'public') throw new ConfigError('KILN_PKCE_REQUIRED', `expected all or public, got "${pkceRequired}"`);
+  const tlsCert = env.KILN_TLS_CERT || undefined;
+  const tlsKey = env.KILN_TLS_KEY || undefined;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError(tlsCert ? 'KILN_TLS_KEY' : 'KILN_TLS_CERT', 'KILN_TLS_CERT and KILN_TLS_KEY must be set together');
+  }
+  const secretKey = env.KILN_SECRET_KEY || undefined;
+  if (secretKey !== undefined && secretKey.length < 32) throw new ConfigError('KILN_SECRET_KEY', 'must be at least 32 characters (for example `openssl rand -base64 32`)');
   const config: Config = {
     port,
     host: env.HOST || '0.0.0.0',
@@ -100,10 +139,27 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxPageSize: int(env, 'KILN_MAX_PAGE_SIZE', 1000, 1, 100000),
     defaultPageSize,
     conditionalDelete,
+    issuer: `${base.origin}/oauth`,
+    secretKey,
+    accessTokenTtl: int(env, 'KILN_ACCESS_TOKEN_TTL', 3600, 60, 86400),
+    refreshTokenTtl: int(env, 'KILN_REFRESH_TOKEN_TTL', 92 * 86400, 3600, 10 * 365 * 86400),
+    pkceRequired,
+    allowWildcardScopes: bool(env, 'KILN_ALLOW_WILDCARD_SCOPES', false),
+    tlsCert,
+    tlsKey,
+    trustProxy: trustProxy(env),
+    production: env.NODE_ENV === 'production',
     ...overrides,
   };
   if (config.defaultPageSize > config.maxPageSize) {
     throw new ConfigError('KILN_DEFAULT_PAGE_SIZE', `must not exceed KILN_MAX_PAGE_SIZE (${config.maxPageSize})`);
   }
+  if (config.production && config.tlsCert === undefined && base.protocol === 'http:' && !isLoopback(base.hostname)) {
+    throw new ConfigError('KILN_BASE_URL', `NODE_ENV=production needs an https base URL (or a loopback host), got ${config.baseUrl}`);
+  }
   return config;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

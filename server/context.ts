@@ -39,6 +39,25 @@ export interface FhirResponse {
   headers?: Record<string, string>;
 }
 
+/**
+ * What the caller's access token grants: filled by the token check (smart/bearer.ts)
+ * before any controller runs. See https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html
+ */
+export interface Authorization {
+  /** The OAuth client the token was issued to. */
+  clientId: string;
+  /** The signed-in user (authorization code flow); absent for backend services. */
+  userId?: string;
+  /** The granted scopes, as the token carries them. */
+  scopes: string[];
+  /** Launch context: the Patient id in context. */
+  patient?: string;
+  /** Launch context: the Encounter id in context. */
+  encounter?: string;
+  /** The user's own FHIR resource, relative (`Practitioner/7`). */
+  fhirUser?: string;
+}
+
 /** Everything a controller may use, handed in rather than imported as globals. */
 export interface RequestContext {
   config: Config;
@@ -46,8 +65,10 @@ export interface RequestContext {
   resources: ResourceService;
   log: Logger;
   requestId: string;
-  /** Who is calling: the server's own actor until authorization lands. */
+  /** Who is calling, as Provenance records it. */
   actor: Actor;
+  /** What the access token grants; absent only on public interactions (`metadata`). */
+  auth?: Authorization;
   /**
    * Set while a transaction Bundle runs its entries: every entry reads and writes in
    * this one database transaction, and one Provenance covers them all.

@@ -1,12 +1,15 @@
-import { createServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App } from './app.js';
 import { loadConfig, type Config } from './config.js';
 import { flushLogs } from './log.js';
+import { httpsOptions } from './tls.js';
 
 export interface Running {
-  server: Server;
+  server: HttpServer | HttpsServer;
   app: App;
+  /** Where this process listens, `https://` when it serves TLS itself. */
   url: string;
   /** Stops accepting, lets in-flight requests finish, then closes the database. */
   stop(): Promise<void>;
@@ -15,18 +18,25 @@ export interface Running {
 /**
  * `kiln serve`: configuration → app → listen, with graceful shutdown on SIGTERM/SIGINT.
  * `onReady` runs before listening (sample data on an empty database).
+ * Serves HTTPS (TLS 1.2+) when `KILN_TLS_CERT` and `KILN_TLS_KEY` are set, plain HTTP
+ * otherwise (for loopback use or behind a TLS-terminating proxy).
+ * See: https://hl7.org/fhir/smart-app-launch/app-launch.html#security-and-privacy-considerations
  */
 export async function serve(config: Config = loadConfig(), onReady?: (app: App) => Promise<void>): Promise<Running> {
+  // Before the database opens: a bad certificate path should stop start-up at once.
+  const tls = httpsOptions(config);
   const app = await createApp(config);
+  // Lets express see the client's scheme and address through X-Forwarded-* (req.protocol, req.ip).
+  app.app.set('trust proxy', config.trustProxy);
   if (onReady) await onReady(app);
-  const server = createServer(app.handler);
+  const server = tls ? createHttpsServer(tls, app.handler) : createHttpServer(app.handler);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  app.log.info({ port, baseUrl: config.baseUrl, engine: app.db.engine }, 'listening');
+  app.log.info({ port, tls: tls !== undefined, baseUrl: config.baseUrl, engine: app.db.engine }, 'listening');
   await flushLogs(app.log);
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -40,7 +50,7 @@ export async function serve(config: Config = loadConfig(), onReady?: (app: App) 
       await app.close();
       await flushLogs(app.log);
     })());
-  return { server, app, url: `http://127.0.0.1:${port}`, stop };
+  return { server, app, url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, stop };
 }
 
 /** Wires SIGTERM and SIGINT to a graceful stop, then exit. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
+import { capabilitySecurity } from '../../smart/discovery.js';
 import type { Config } from '../config.js';
 import type { Route } from '../http/routes.js';
 import { projectRoot } from '../paths.js';
@@ -15,11 +16,12 @@ let cached: { key: string; statement: CapabilityStatement } | undefined;
 
 /**
  * The CapabilityStatement: the static facts of `capability.json` plus, for every
- * resource type, exactly the interactions the route table serves.
+ * resource type, exactly the interactions the route table serves, and the SMART
+ * security element pointing at the authorization server.
  * See: https://hl7.org/fhir/R4/capabilitystatement.html
  */
 export function capabilityStatement(routes: Route[], config: Config): CapabilityStatement {
-  const key = `${config.baseUrl} ${config.conditionalDelete}`;
+  const key = `${config.baseUrl} ${config.issuer} ${config.conditionalDelete}`;
   if (cached?.key === key) return cached.statement;
   const template = JSON.parse(readFileSync(join(projectRoot(), 'capability.json'), 'utf8')) as Template;
   const [rest] = template.rest;
@@ -33,6 +35,7 @@ export function capabilityStatement(routes: Route[], config: Config): Capability
     rest: [
       {
         ...restFacts,
+        security: capabilitySecurity(config),
         resource: resourceTypes().map(
           (type: string) =>
             ({

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { createAuthTables, dropAuthTables } from '../../smart/db/schema.js';
 import { createSearchTables } from '../search/schema.js';
 
 /**
@@ -47,6 +48,10 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
     async down(knex) {
       for (const t of ['kiln_lock', 'resource_history', 'resources']) await knex.schema.dropTableIfExists(t);
     },
+  },
+  '0002_auth': {
+    up: createAuthTables,
+    down: dropAuthTables,
   },
 };
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FhirRequest, RequestContext } from '../context.js';
+import type { Authorization, FhirRequest, RequestContext } from '../context.js';
+import type { Actor } from '../service/types.js';
 import { badRequest, normalizeError, payloadTooLarge } from '../errors.js';
 import { dispatch, pathSegments } from './dispatch.js';
 import { FHIR_JSON, checkAccept, checkContentType, parseJsonBody } from './negotiate.js';
@@ -7,6 +8,17 @@ import { render, type WireResponse } from './respond.js';
 
 /** Builds the per-request context (the caller, the request id, the logger). */
 export type ContextFactory = (req: IncomingMessage, res: ServerResponse) => RequestContext;
+
+/** The token check: what the request's `Authorization` header grants, and who that is; throws a 401 FhirError. */
+export interface Authenticator {
+  authenticate(header: string | undefined): Promise<Authorization>;
+  actorOf(auth: Authorization): Actor;
+}
+
+/** Interactions anyone may call without a token: the CapabilityStatement (SMART apps read it before they have one). */
+function isPublic(method: string, path: string[]): boolean {
+  return (method === 'GET' || method === 'HEAD') && path.length === 1 && path[0] === 'metadata';
+}
 
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 
@@ -19,13 +31,18 @@ const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
  * none of express's features, and express's router alone cost more than everything
  * else on the read path (see docs/benchmarks.md).
  */
-export function fhirApi(contextFor: ContextFactory, basePath: string, maxBodyBytes: number) {
+export function fhirApi(contextFor: ContextFactory, basePath: string, maxBodyBytes: number, auth: Authenticator) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const ctx = contextFor(req, res);
     try {
       const fhirReq = toFhirRequest(req, basePath);
-      checkAccept(req.headers.accept, fhirReq.query._format?.[0]);
       const path = segments(fhirReq.url.split('?')[0]);
+      // The token is checked first: nothing about the request is answered to a caller without one.
+      if (!isPublic(fhirReq.method, path)) {
+        ctx.auth = await auth.authenticate(req.headers.authorization);
+        ctx.actor = auth.actorOf(ctx.auth);
+      }
+      checkAccept(req.headers.accept, fhirReq.query._format?.[0]);
       fhirReq.body = await readBody(req, path, maxBodyBytes);
       const out = await dispatch(fhirReq, path, ctx);
       send(res, render(fhirReq, out, ctx.config));

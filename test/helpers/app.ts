@@ -3,7 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { createApp, type App } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { Engine } from '../../server/db/connect.js';
+import { backendToken } from './auth.js';
 import { freshDatabase, type TestDatabase } from './db.js';
+
+/** Key material for the secret box of test apps (PostgreSQL requires one). */
+export const TEST_SECRET_KEY = 'kiln-test-secret-key-material-0123456789';
 
 export interface TestApp {
   app: App;
@@ -12,6 +16,8 @@ export interface TestApp {
   origin: string;
   database: TestDatabase;
   config: Config;
+  /** A backend-services access token with `system/*.*`, sent by `fhirFetch` unless told otherwise. */
+  token: string;
   stop(): Promise<void>;
 }
 
@@ -25,7 +31,7 @@ export async function startTestApp(engine: Engine, env: Record<string, string> =
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
-  const config = loadConfig({ KILN_BASE_URL: `${origin}/fhir/r4`, KILN_LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ KILN_BASE_URL: `${origin}/fhir/r4`, KILN_LOG_LEVEL: 'silent', KILN_SECRET_KEY: TEST_SECRET_KEY, ...env });
   const app = await createApp(config, { db: database.db });
   server.on('request', app.handler);
   return {
@@ -34,6 +40,7 @@ export async function startTestApp(engine: Engine, env: Record<string, string> =
     origin,
     database,
     config,
+    token: await backendToken(app),
     stop: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -47,9 +54,12 @@ export async function startTestApp(engine: Engine, env: Record<string, string> =
 export async function fhirFetch(
   t: TestApp,
   path: string,
-  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+  init: { method?: string; body?: unknown; headers?: Record<string, string>; token?: string | null } = {},
 ): Promise<{ status: number; headers: Headers; body: any; text: string }> {
   const headers: Record<string, string> = { accept: 'application/fhir+json', ...init.headers };
+  // `token: null` sends none; the default is the test app's full-access backend token.
+  const token = init.token === undefined ? t.token : init.token;
+  if (token !== null && headers.authorization === undefined) headers.authorization = `Bearer ${token}`;
   let body: string | undefined;
   if (init.body !== undefined) {
     body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);

@@ -144,7 +144,7 @@ describe.each(engines())('bad input on %s', (engine) => {
       expect(res.body.resourceType).toBe('OperationOutcome');
       // The same without Content-Length (chunked): the limit is enforced while reading.
       const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = request(`${small.base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', 'transfer-encoding': 'chunked' } }, (res) => {
+        const req = request(`${small.base}/Patient`, { method: 'POST', headers: { authorization: `Bearer ${small.token}`, 'content-type': 'application/fhir+json', 'transfer-encoding': 'chunked' } }, (res) => {
           let text = '';
           res.on('data', (d) => (text += d));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));

@@ -50,7 +50,7 @@ describe.each(engines())('batch and transaction on %s', (engine) => {
   };
   beforeAll(async () => {
     t = await startTestApp(engine);
-    client = new Client({ baseUrl: t.base });
+    client = new Client({ baseUrl: t.base, bearerToken: t.token });
   });
   afterAll(() => t.stop());
 

@@ -10,7 +10,7 @@ describe.each(engines())('REST interactions on %s', (engine) => {
   let client: Client;
   beforeAll(async () => {
     t = await startTestApp(engine);
-    client = new Client({ baseUrl: t.base });
+    client = new Client({ baseUrl: t.base, bearerToken: t.token });
   });
   afterAll(() => t.stop());
 
@@ -164,7 +164,7 @@ describe.each(engines())('REST interactions on %s', (engine) => {
     const all: string[] = first.body.entry.map((e: { resource: { code: { text: string } } }) => e.resource.code.text);
     let url: string | undefined = next?.url;
     while (url) {
-      const page = await fetch(url).then((r) => r.json() as Promise<{ entry: { resource: { code: { text: string } } }[]; link: { relation: string; url: string }[] }>);
+      const page = await fetch(url, { headers: { authorization: `Bearer ${t.token}` } }).then((r) => r.json() as Promise<{ entry: { resource: { code: { text: string } } }[]; link: { relation: string; url: string }[] }>);
       all.push(...page.entry.map((e) => e.resource.code.text));
       url = page.link.find((l) => l.relation === 'next')?.url;
     }

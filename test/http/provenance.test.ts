@@ -13,12 +13,14 @@ describe.each(engines())('Provenance on writes on %s', (engine) => {
   });
   afterAll(() => t.stop());
 
-  it('records one automatically, naming the server Device, with a version-specific target', async () => {
+  it('records one automatically, naming the calling API client, with a version-specific target', async () => {
     const c = await fhirFetch(t, 'Patient', { method: 'POST', body: patient });
     const [prov, ...more] = await provenancesFor('Patient', c.body.id);
     expect(more).toHaveLength(0);
     expect(prov.target).toEqual([{ reference: `Patient/${c.body.id}/_history/1` }]);
-    expect(prov.agent[0].who.reference).toBe('Device/kiln-server');
+    // A backend token has no user: the agent is the client, by its id at this issuer.
+    const tokenInfo = await t.app.smart.bearer.authenticate(`Bearer ${t.token}`);
+    expect(prov.agent[0].who.identifier).toEqual({ system: `${t.config.issuer}/clients`, value: tokenInfo.clientId });
     expect(prov.activity.coding[0].code).toBe('CREATE');
     expect(prov.recorded).toBe(c.body.meta.lastUpdated);
     expect((await fhirFetch(t, 'Device/kiln-server')).status).toBe(200);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect } from '../../server/db/connect.js';
-import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+import { fhirFetch, startTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/app.js';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { bundle, FileSet, observation, patient, uuid, uuidEntry } from './fixtures.js';
 
@@ -25,7 +25,7 @@ interface Run {
 function kilnImport(args: string[], env: Record<string, string>, onLine?: (line: string, kill: () => void) => void): Promise<Run> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'import', ...args], {
     cwd: process.cwd(),
-    env: { ...process.env, KILN_LOG_LEVEL: 'silent', ...env },
+    env: { ...process.env, KILN_LOG_LEVEL: 'silent', KILN_SECRET_KEY: TEST_SECRET_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];

@@ -7,6 +7,7 @@ import { createApp, type App } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
 import type { Engine } from '../../server/db/connect.js';
 import { importPaths, type ImportOptions, type ImportSummary } from '../../server/import/importer.js';
+import { TEST_SECRET_KEY } from '../helpers/app.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 
 /** Hand-made Bundles and NDJSON files for the import tests, and an app over a fresh database. */
@@ -93,7 +94,7 @@ export interface ImportHarness {
 
 export async function harness(engine: Engine): Promise<ImportHarness> {
   const database = await freshDatabase(engine);
-  const app = await createApp(loadConfig({ KILN_LOG_LEVEL: 'silent' }), { db: database.db });
+  const app = await createApp(loadConfig({ KILN_LOG_LEVEL: 'silent', KILN_SECRET_KEY: TEST_SECRET_KEY }), { db: database.db });
   const knex = database.db.knex;
   return {
     app,

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../server/config.js';
 import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+import { clientCredentials, keyPair } from '../helpers/auth.js';
 
 describe('configuration', () => {
   it('has the documented defaults', () => {
@@ -72,15 +73,16 @@ describe('kiln serve as a process', () => {
   let dir: string;
   let child: ChildProcessWithoutNullStreams;
   let out = '';
+  let err = '';
   let port = 0;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kiln-serve-'));
     port = await freePort();
     child = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'serve'], {
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}`, KILN_SAMPLE_PATIENTS: '2' },
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', KILN_BASE_URL: `http://127.0.0.1:${port}/fhir/r4`, DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}`, KILN_SAMPLE_PATIENTS: '2' },
     });
     child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
     for (let i = 0; i < 300 && !out.includes('"listening"'); i++) await new Promise((r) => setTimeout(r, 100));
   });
   afterAll(() => {
@@ -91,12 +93,25 @@ describe('kiln serve as a process', () => {
   it('starts with sample data, logs JSON without bodies, and finishes in-flight requests on SIGTERM', async () => {
     expect(out).toContain('"sample data loaded"');
     const base = `http://127.0.0.1:${port}/fhir/r4`;
-    const group = await fetch(`${base}/Group/_history?_count=1`);
+    // An operator registers a backend client with the command line; the running server sees it at once.
+    const key = await keyPair();
+    const metadata = { client_name: 'ops', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key.publicJwk] }, scope: 'system/*.*' };
+    const added = spawnSync(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'clients', 'add', '--json', '-'], {
+      input: JSON.stringify(metadata),
+      env: { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}`, KILN_LOG_LEVEL: 'silent' },
+      encoding: 'utf8',
+    });
+    expect(added.status).toBe(0);
+    const granted = await clientCredentials({ clientId: JSON.parse(added.stdout).client_id, key }, `http://127.0.0.1:${port}/oauth`, 'system/*.*');
+    expect(granted.status).toBe(200);
+    const authorization = `Bearer ${granted.body.access_token}`;
+    expect((await fetch(`${base}/Group/_history?_count=1`)).status).toBe(401);
+    const group = await fetch(`${base}/Group/_history?_count=1`, { headers: { authorization } });
     expect(group.status).toBe(200);
     // Start a create whose body arrives slowly, then ask the server to stop.
     const body = JSON.stringify({ resourceType: 'Patient', name: [{ family: 'InFlightSecretName' }] });
     const done = new Promise<number>((resolve, reject) => {
-      const req = request(`${base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const req = request(`${base}/Patient`, { method: 'POST', headers: { authorization, 'content-type': 'application/fhir+json', 'content-length': Buffer.byteLength(body) } }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       });
@@ -112,6 +127,8 @@ describe('kiln serve as a process', () => {
     expect(code).toBe(0);
     const lines = out.trim().split('\n');
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    // oidc-provider warns once, on stderr, when the runtime is older than Node.js 22; nothing else may appear there.
+    expect(err.split('\n').filter((l) => l && !/^oidc-provider WARNING: Unsupported runtime/.test(l))).toEqual([]);
     expect(out).toContain('"shutting down"');
     expect(out).not.toContain('InFlightSecretName');
   });

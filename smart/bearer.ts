@@ -1,0 +1,107 @@
+import type { Authorization } from '../server/context.js';
+import type { Actor } from '../server/service/types.js';
+import type { Database } from '../server/db/connect.js';
+import { FhirError, issue } from '../server/errors.js';
+import { AUTH_TABLES } from './db/schema.js';
+
+/**
+ * The token check at the front of the FHIR API (RFC 6750): the Bearer token is looked
+ * up in the provider's own store on every request, together with its client's status
+ * and its user's, so that a revoked token, a disabled client or a disabled user stops
+ * working at once rather than at expiry.
+ */
+
+interface TokenRow {
+  kind: string;
+  payload: string;
+  expires_at: number | string | null;
+  client_status: string | null;
+  user_disabled: number | boolean | null;
+}
+
+/** The token's payload as oidc-provider stored it (the parts read here). */
+interface TokenPayload {
+  clientId?: string;
+  accountId?: string;
+  scope?: string;
+  aud?: string | string[];
+  extra?: { patient?: string; encounter?: string; fhirUser?: string };
+}
+
+const M = AUTH_TABLES.models;
+const SQL =
+  `select m.kind, m.payload, m.expires_at, c.status as client_status, u.disabled as user_disabled ` +
+  `from ${M} m left join ${AUTH_TABLES.clients} c on c.client_id = m.client_id left join ${AUTH_TABLES.users} u on u.id = m.account_id ` +
+  `where m.kind in ('AccessToken', 'ClientCredentials') and m.id = ?`;
+
+/** A 401 with the RFC 6750 §3 challenge; no error code when no token was sent (§3.1). */
+export function unauthorized(realm: string, description: string, error?: 'invalid_token' | 'invalid_request'): FhirError {
+  const params = [`realm="${realm}"`];
+  if (error) params.push(`error="${error}"`, `error_description="${description.replace(/"/g, "'")}"`);
+  return new FhirError(401, [issue('login', description)], { 'WWW-Authenticate': `Bearer ${params.join(', ')}` });
+}
+
+/** A 403 for a valid token that does not allow the interaction (RFC 6750 §3.1 `insufficient_scope`). */
+export function insufficientScope(realm: string, description: string, scope?: string): FhirError {
+  const params = [`realm="${realm}"`, 'error="insufficient_scope"', `error_description="${description.replace(/"/g, "'")}"`];
+  if (scope) params.push(`scope="${scope}"`);
+  return new FhirError(403, [issue('forbidden', description)], { 'WWW-Authenticate': `Bearer ${params.join(', ')}` });
+}
+
+/** Checks `Authorization` headers against the token store. */
+export class BearerCheck {
+  constructor(
+    private readonly db: Database,
+    /** The FHIR base URL: tokens must have been issued for it (their audience). */
+    private readonly audience: string,
+  ) {}
+
+  private readonly realm = 'kiln';
+
+  /** The authorization a request carries; throws a 401 FhirError when there is none that works. */
+  async authenticate(header: string | undefined): Promise<Authorization> {
+    if (header === undefined || header === '') throw unauthorized(this.realm, 'This request needs an access token (Authorization: Bearer …)');
+    const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+    if (!m) throw unauthorized(this.realm, 'The Authorization header is not a Bearer token', 'invalid_request');
+    const row = await this.find(m[1]);
+    const payload = this.usable(row);
+    return {
+      clientId: payload.clientId as string,
+      userId: payload.accountId,
+      scopes: (payload.scope ?? '').split(' ').filter(Boolean),
+      patient: payload.extra?.patient,
+      encounter: payload.extra?.encounter,
+      fhirUser: payload.extra?.fhirUser,
+    };
+  }
+
+  private async find(token: string): Promise<TokenRow | undefined> {
+    if (token.length > 512) return undefined;
+    if (this.db.reader) return this.db.reader.get(SQL, [token]) as TokenRow | undefined;
+    const { rows } = (await this.db.knex.raw(SQL, [token])) as { rows: TokenRow[] };
+    return rows[0];
+  }
+
+  /** The payload of a token that is known, unexpired, for this server, of an enabled client and an active user. */
+  private usable(row: TokenRow | undefined): TokenPayload {
+    const invalid = (why: string) => unauthorized(this.realm, why, 'invalid_token');
+    if (!row) throw invalid('The access token is not valid (unknown, revoked or expired)');
+    if (row.expires_at !== null && Number(row.expires_at) <= Date.now()) throw invalid('The access token has expired');
+    if (row.client_status !== 'enabled') throw invalid("The access token's client is not enabled");
+    if (row.user_disabled === true || row.user_disabled === 1) throw invalid("The access token's user is disabled");
+    const payload = JSON.parse(row.payload) as TokenPayload;
+    const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (!aud.includes(this.audience)) throw invalid('The access token was not issued for this FHIR server');
+    if (!payload.clientId) throw invalid('The access token names no client');
+    return payload;
+  }
+}
+
+/**
+ * Who Provenance names for a request (https://hl7.org/fhir/R4/provenance.html): the
+ * user's own FHIR resource when the token has one, otherwise the client, by its id.
+ */
+export function actorOf(auth: Authorization, issuer: string): Actor {
+  if (auth.fhirUser) return { who: { reference: auth.fhirUser } };
+  return { who: { identifier: { system: `${issuer}/clients`, value: auth.clientId }, display: `API client ${auth.clientId}` } };
+}
