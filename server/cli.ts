@@ -8,6 +8,8 @@ Commands:
   import PATH...                load FHIR Bundles (.json, .json.gz) and NDJSON (.ndjson, .ndjson.gz)
   seed [--patients N] [--seed S] write deterministic synthetic sample data
   users add --username U ...    add a user of the authorization server (kiln users --help)
+  launch --client ID --user U [--patient P] [--encounter E]
+                                make an EHR launch of an app (kiln launch --help)
   clients add|list|approve|disable|enable
                                 manage API clients (kiln clients --help)
 
@@ -34,6 +36,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'users': {
         const { runUsers } = await import('../smart/cli/users.js');
         return await runUsers(rest);
+      }
+      case 'launch': {
+        const { runLaunch } = await import('../smart/cli/launch.js');
+        return await runLaunch(rest);
       }
       case 'clients': {
         const { runClients } = await import('../smart/cli/clients.js');

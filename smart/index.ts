@@ -8,6 +8,7 @@ import { BearerCheck } from './bearer.js';
 import { ClientService, isLoopbackHost, type ProviderClientMetadata } from './clients/index.js';
 import { smartConfiguration } from './discovery.js';
 import { interactionRoutes } from './interactions/routes.js';
+import { launchRoute } from './launch-route.js';
 import { createProvider } from './provider/index.js';
 import { offlineAccessConsent } from './provider/offline.js';
 import { registrationRoute } from './registration.js';
@@ -51,6 +52,8 @@ function forProvider(meta: ProviderClientMetadata): AdapterPayload {
     out.redirect_uris = [];
   }
   if (isNative(meta.redirect_uris as string[] | undefined)) out.application_type = 'native';
+  // The app's launch URL is for the EHR side (kiln launch); oidc-provider would insist on https for it.
+  delete out.initiate_login_uri;
   return out;
 }
 
@@ -69,9 +72,10 @@ export async function createSmart(config: Config, db: Database): Promise<Smart> 
     accounts: (id) => users.findById(id),
   });
   const wellKnown = JSON.stringify(smartConfiguration(config));
+  const bearer = new BearerCheck(db, config.baseUrl);
   return {
     provider,
-    bearer: new BearerCheck(db, config.baseUrl),
+    bearer,
     clients,
     users,
     box,
@@ -80,6 +84,7 @@ export async function createSmart(config: Config, db: Database): Promise<Smart> 
     mount(app) {
       app.use('/oauth/interaction', interactionRoutes({ config, db, box, provider, users }));
       app.use('/oauth/reg', registrationRoute(clients));
+      app.use('/oauth/launch', launchRoute({ config, db, clients, users, bearer }));
       app.get('/oauth/smart-style.json', (_req, res) => void res.set('Cache-Control', 'public, max-age=3600').json(SMART_STYLE));
       app.use('/oauth/auth', offlineAccessConsent());
       app.use('/oauth', provider.callback());

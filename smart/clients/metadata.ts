@@ -44,8 +44,8 @@ export class ClientMetadataError extends Error {
 const SERVER_ASSIGNED = ['client_id', 'client_secret', 'client_id_issued_at', 'client_secret_expires_at',
   'registration_access_token', 'registration_client_uri', 'scope', 'smart_scope'];
 
-/** Human-readable URLs the registrant may give (RFC 7591 §2). */
-const URL_FIELDS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri'];
+/** URLs the registrant may give (RFC 7591 §2), and `initiate_login_uri`, the app's launch URL for EHR launch (OpenID Connect Registration §2). */
+const URL_FIELDS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'initiate_login_uri'];
 const STRING_FIELDS = ['client_name', 'software_id', 'software_version', 'id_token_signed_response_alg', 'token_endpoint_auth_signing_alg'];
 
 function invalid(message: string): ClientMetadataError {
