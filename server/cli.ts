@@ -12,6 +12,7 @@ Commands:
                                 make an EHR launch of an app (kiln launch --help)
   clients add|list|approve|disable|enable
                                 manage API clients (kiln clients --help)
+  token --scope S [--client ID] issue a backend access token as the operator (kiln token --help)
 
 See README.md for the configuration table.`;
 
@@ -40,6 +41,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'launch': {
         const { runLaunch } = await import('../smart/cli/launch.js');
         return await runLaunch(rest);
+      }
+      case 'token': {
+        const { runToken } = await import('../smart/cli/token.js');
+        return await runToken(rest);
       }
       case 'clients': {
         const { runClients } = await import('../smart/cli/clients.js');
