@@ -33,6 +33,7 @@ const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
  */
 export function fhirApi(contextFor: ContextFactory, basePath: string, maxBodyBytes: number, auth: Authenticator) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (cors(req, res)) return;
     const ctx = contextFor(req, res);
     try {
       const fhirReq = toFhirRequest(req, basePath);
@@ -50,6 +51,25 @@ export function fhirApi(contextFor: ContextFactory, basePath: string, maxBodyByt
       sendError(res, err, ctx);
     }
   };
+}
+
+/**
+ * CORS for browser apps (SMART apps run in the browser: https://hl7.org/fhir/smart-app-launch/app-launch.html).
+ * Any origin may call: access rides on the Bearer token, never on cookies, so no
+ * credentials are allowed. Answers preflight requests itself (returns true then).
+ */
+function cors(req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('Access-Control-Expose-Headers', 'Location, Content-Location, ETag, Last-Modified, WWW-Authenticate, X-Request-Id');
+  if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
+  res.statusCode = 204;
+  res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, PUT, PATCH, DELETE');
+  res.setHeader('Access-Control-Allow-Headers', req.headers['access-control-request-headers'] ?? 'Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist, If-Modified-Since, X-Provenance');
+  res.setHeader('Access-Control-Max-Age', '600');
+  res.end();
+  return true;
 }
 
 function segments(path: string): string[] {
