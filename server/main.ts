@@ -38,9 +38,11 @@ export async function serve(config: Config = loadConfig(), onReady?: (app: App) 
   const { port } = server.address() as AddressInfo;
   app.log.info({ port, tls: tls !== undefined, baseUrl: config.baseUrl, engine: app.db.engine }, 'listening');
   await flushLogs(app.log);
+  const sweeper = sweepEvery(app, SWEEP_INTERVAL_MS);
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      clearInterval(sweeper);
       app.log.info('shutting down');
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -51,6 +53,21 @@ export async function serve(config: Config = loadConfig(), onReady?: (app: App) 
       await flushLogs(app.log);
     })());
   return { server, app, url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, stop };
+}
+
+/** How often expired tokens, codes, sessions and replay records are deleted. */
+const SWEEP_INTERVAL_MS = 10 * 60_000;
+
+/** Deletes expired authorization rows now and then; a failure is logged and retried next time. */
+function sweepEvery(app: App, ms: number): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    app.smart.sweep().then(
+      (n) => n > 0 && app.log.info({ deleted: n }, 'expired authorization rows deleted'),
+      (err: unknown) => app.log.warn({ err }, 'sweeping expired authorization rows failed'),
+    );
+  }, ms);
+  timer.unref();
+  return timer;
 }
 
 /** Wires SIGTERM and SIGINT to a graceful stop, then exit. */

@@ -9,6 +9,7 @@ import { ClientService, isLoopbackHost, type ProviderClientMetadata } from './cl
 import { smartConfiguration } from './discovery.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { launchRoute } from './launch-route.js';
+import { sweepExpired } from './provider/adapter.js';
 import { createProvider } from './provider/index.js';
 import { offlineAccessConsent } from './provider/offline.js';
 import { registrationRoute } from './registration.js';
@@ -29,6 +30,8 @@ export interface Smart {
   audience: string;
   /** `[base]/.well-known/smart-configuration` as JSON text. */
   wellKnown: string;
+  /** Deletes expired tokens, codes, sessions and replay records; returns how many. */
+  sweep(): Promise<number>;
   /** Mounts everything under `/oauth` on the express app. */
   mount(app: express.Express): void;
 }
@@ -81,6 +84,7 @@ export async function createSmart(config: Config, db: Database): Promise<Smart> 
     box,
     audience: config.baseUrl,
     wellKnown,
+    sweep: () => sweepExpired(db.knex),
     mount(app) {
       app.use('/oauth/interaction', interactionRoutes({ config, db, box, provider, users }));
       app.use('/oauth/reg', registrationRoute(clients));
