@@ -4,11 +4,12 @@ import { FhirError, badRequest, normalizeError, preconditionFailed } from '../er
 import { findExisting, ifNoneExistCriteria } from '../controllers/conditional.js';
 import { dispatch } from '../http/dispatch.js';
 import type { WriteSession } from '../service/types.js';
-import { parseProvenanceHeader, preferReturn } from '../parse/headers.js';
+import { preferReturn } from '../parse/headers.js';
 import type { FhirRequest } from '../context.js';
 import { collectReferences, entryRequests, plannedIds, rewriteReferences, transactionOrder, type EntryRequest } from './entries.js';
 import { findMatchingIds } from '../search/query/index.js';
 import { isResourceType } from '../validate/index.js';
+import { accessFor, matchRestriction, provenanceHeader } from '../../smart/access/index.js';
 
 type RawEntry = Parameters<typeof entryRequests>[0][number];
 
@@ -26,7 +27,7 @@ const STATUS_TEXT: Record<number, string> = {
  */
 export async function processTransaction(bundle: { entry?: RawEntry[] }, req: FhirRequest, ctx: RequestContext): Promise<Bundle> {
   const entries = entryRequests(bundle.entry ?? [], ctx.config.baseUrl, req.headers);
-  const provenance = { header: parseProvenanceHeader(req), actor: ctx.actor };
+  const provenance = { header: provenanceHeader(req, ctx), actor: ctx.actor };
   const results = new Array<BundleEntry>(entries.length);
   await ctx.resources.write(provenance, async (session) => {
     const inner = { ...ctx, session };
@@ -54,7 +55,7 @@ export async function processTransaction(bundle: { entry?: RawEntry[] }, req: Fh
 export async function processBatch(bundle: { entry?: RawEntry[] }, req: FhirRequest, ctx: RequestContext): Promise<Bundle> {
   const raw = bundle.entry ?? [];
   const results: BundleEntry[] = [];
-  const provenance = { header: parseProvenanceHeader(req), actor: ctx.actor };
+  const provenance = { header: provenanceHeader(req, ctx), actor: ctx.actor };
   await ctx.resources.write(provenance, async (session) => {
     for (let i = 0; i < raw.length; i++) {
       const before = session.targets.length;
@@ -108,7 +109,11 @@ async function conditionalReferences(entries: EntryRequest[], ctx: RequestContex
       const [, type, query] = m;
       try {
         if (!isResourceType(type)) throw badRequest(`Conditional reference ${ref}: unknown resource type ${type}`);
-        const found = await findMatchingIds(ctx.session.trx, type, query, 2, { baseUrl: ctx.config.baseUrl });
+        // A conditional reference is a search: it needs `s`, and sees only what the token may search.
+        const access = accessFor(ctx);
+        access.require(type, 'conditional-reference');
+        const restrict = matchRestriction(access, type);
+        const found = await findMatchingIds(ctx.session.trx, type, query, 2, { baseUrl: ctx.config.baseUrl, restrict });
         if (found.length !== 1) {
           throw preconditionFailed(`Conditional reference ${ref} matches ${found.length === 0 ? 'no' : 'more than one'} ${type}`);
         }

@@ -3,10 +3,11 @@ import type { Controller, FhirRequest, RequestContext } from '../context.js';
 import type { StoredVersion } from '../db/store.js';
 import { lockCriteria } from '../db/transaction.js';
 import { allOk, badRequest, preconditionFailed } from '../errors.js';
-import { parseIfMatch, parseProvenanceHeader } from '../parse/headers.js';
+import { parseIfMatch } from '../parse/headers.js';
 import { findMatchingIds } from '../search/query/index.js';
 import type { AnyResource, WriteSession } from '../service/types.js';
 import { validateResource } from '../validate/index.js';
+import { accessFor, assertExisting, assertWritten, matchRestriction, provenanceHeader } from '../../smart/access/index.js';
 
 /** Deletes at most this many resources in one conditional delete (`multiple` mode). */
 const MAX_CONDITIONAL_DELETE = 1000;
@@ -25,10 +26,13 @@ function criteria(req: FhirRequest): string {
  * Ids matching the criteria, after a lock on them so that concurrent conditional writes
  * with the same criteria serialise: exactly one of 20 simultaneous conditional creates
  * creates. See: https://hl7.org/fhir/R4/http.html#ccreate
+ *
+ * Only rows the access token may search can match: what lies outside its reach is, for a
+ * conditional interaction, as if it did not exist.
  */
 async function matches(ctx: RequestContext, s: WriteSession, type: string, query: string, limit: number): Promise<string[]> {
   await lockCriteria(ctx.db, s.trx, `${type}?${query}`);
-  return findMatchingIds(s.trx, type, query, limit, { baseUrl: ctx.config.baseUrl });
+  return findMatchingIds(s.trx, type, query, limit, { baseUrl: ctx.config.baseUrl, restrict: matchRestriction(accessFor(ctx), type) });
 }
 
 /** The `If-None-Exist` criteria of a conditional create, without a leading `?` or `Type?`. */
@@ -42,6 +46,8 @@ export function ifNoneExistCriteria(raw: string | undefined): string | undefined
  * Runs inside the write transaction.
  */
 export async function findExisting(ctx: RequestContext, s: WriteSession, type: string, criteria: string): Promise<StoredVersion | undefined> {
+  // Also reached from a transaction's first pass, before its entries are dispatched.
+  accessFor(ctx).require(type, 'conditional-create');
   const ids = await matches(ctx, s, type, criteria, 2);
   if (ids.length > 1) throw preconditionFailed(`If-None-Exist: more than one ${type} matches "${criteria}"`);
   return ids.length ? ctx.resources.store.read(s.trx, type, ids[0]) : undefined;
@@ -54,11 +60,13 @@ export async function findExisting(ctx: RequestContext, s: WriteSession, type: s
  */
 export const conditionalUpdate: Controller = async (req, ctx) => {
   const type = req.params.type as string;
+  const access = accessFor(ctx);
+  access.require(type, 'conditional-update');
   const query = criteria(req);
   validateResource(req.body, { expectedType: type });
   const body = req.body as AnyResource;
   const ifMatch = parseIfMatch(req);
-  const prov = { header: parseProvenanceHeader(req), actor: ctx.actor, activity: 'UPDATE' };
+  const prov = { header: provenanceHeader(req, ctx), actor: ctx.actor, activity: 'UPDATE' };
   const result = await ctx.resources.write(
     prov,
     async (s) => {
@@ -68,7 +76,11 @@ export const conditionalUpdate: Controller = async (req, ctx) => {
         throw badRequest(`The body's id "${body.id}" is not the id of the matching ${type} (${ids[0]})`, `${type}.id`);
       }
       const id = ids[0] ?? body.id ?? randomUUID();
-      return ctx.resources.update(s, { ...body, id }, ifMatch);
+      // No match may still name an existing resource by the body's id: it must be one the token may update.
+      await assertExisting(access, s.trx, type, id, 'u', 'update');
+      const out = await ctx.resources.update(s, { ...body, id }, ifMatch);
+      await assertWritten(access, s.trx, type, id, out.created ? 'conditional-update-create' : 'conditional-update');
+      return out;
     },
     ctx.session,
   );
@@ -82,9 +94,11 @@ export const conditionalUpdate: Controller = async (req, ctx) => {
  */
 export const conditionalDelete: Controller = async (req, ctx) => {
   const type = req.params.type as string;
+  const access = accessFor(ctx);
+  access.require(type, 'conditional-delete');
   const query = criteria(req);
   const multiple = ctx.config.conditionalDelete === 'multiple';
-  const prov = { header: parseProvenanceHeader(req), actor: ctx.actor, activity: 'DELETE' };
+  const prov = { header: provenanceHeader(req, ctx), actor: ctx.actor, activity: 'DELETE' };
   const deleted = await ctx.resources.write(
     prov,
     async (s) => {
@@ -98,6 +112,7 @@ export const conditionalDelete: Controller = async (req, ctx) => {
       }
       const out: StoredVersion[] = [];
       for (const id of ids) {
+        await assertExisting(access, s.trx, type, id, 'd', 'delete');
         const v = await ctx.resources.delete(s, type, id);
         if (v) out.push(v);
       }

@@ -1,9 +1,10 @@
 import type { Bundle, BundleEntry, BundleLink } from 'fhir/r4';
 import type { Controller, FhirRequest, RequestContext } from '../context.js';
-import type { HistoryQuery, HistoryVersion } from '../db/store.js';
+import type { Executor, HistoryQuery, HistoryVersion } from '../db/store.js';
 import { badRequest, notFound } from '../errors.js';
 import { searchDateRange } from '../search/query/date.js';
 import { pageSize, single } from '../parse/params.js';
+import { accessFor, assertRow, historyRestriction } from '../../smart/access/index.js';
 
 const KNOWN = new Set(['_since', '_at', '_count', '_cursor', '_format', '_pretty', '_summary', '_elements']);
 
@@ -18,8 +19,9 @@ export const history: Controller = async (req, ctx) => {
   }
   const { type, id } = req.params;
   const q = historyQuery(req, ctx);
-  if (type && id && !(await ctx.resources.store.read(ctx.session?.trx ?? ctx.db.knex, type, id))) throw notFound(`${type}/${id} is not known`);
-  const rows = await ctx.resources.store.history(ctx.session?.trx ?? ctx.db.knex, { ...q, resourceType: type, id, count: q.count + 1 });
+  const exec = ctx.session?.trx ?? ctx.db.knex;
+  const restrict = await restriction(ctx, exec, type, id);
+  const rows = await ctx.resources.store.history(exec, { ...q, resourceType: type, id, count: q.count + 1, restrict });
   const page = rows.slice(0, q.count);
   const bundle: Bundle = {
     resourceType: 'Bundle',
@@ -29,6 +31,25 @@ export const history: Controller = async (req, ctx) => {
   };
   return { status: 200, body: bundle };
 };
+
+/**
+ * What the access token may see of this history: instance history reads one resource (`r`,
+ * decided on its current row: a deleted resource's history is refused under compartment or
+ * filter rules); type and system history search (`s`) and show only versions of resources
+ * whose current row the token may search.
+ */
+async function restriction(ctx: RequestContext, exec: Executor, type: string | undefined, id: string | undefined): Promise<HistoryQuery['restrict']> {
+  const access = accessFor(ctx);
+  if (type !== undefined && id !== undefined) {
+    access.require(type, 'history-instance');
+    if (!(await ctx.resources.store.read(exec, type, id))) throw notFound(`${type}/${id} is not known`);
+    await assertRow(access, exec, type, id, ['r'], { action: 'read' });
+    return undefined;
+  }
+  if (type !== undefined) access.require(type, 'history-type');
+  else access.requireAny('history-system');
+  return historyRestriction(access, type);
+}
 
 function historyQuery(req: FhirRequest, ctx: RequestContext): HistoryQuery {
   const since = single(req, '_since');

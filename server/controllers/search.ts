@@ -10,6 +10,7 @@ import { encodeCursor } from '../search/query/sort.js';
 import { planSearch, runSearch, type ResourceRow, type SearchPlan, type SearchResult } from '../search/query/index.js';
 import type { AnyResource } from '../service/types.js';
 import { isResourceType } from '../validate/index.js';
+import { accessFor, asWhere, includeFilter, searchRows } from '../../smart/access/index.js';
 
 /**
  * search: `GET [base]/[type]?…`, `POST [base]/[type]/_search` (form-encoded parameters,
@@ -17,10 +18,16 @@ import { isResourceType } from '../validate/index.js';
  * search `GET [base]/Patient/[id]/[type]?…`. Answers a `searchset` Bundle paged by a
  * keyset cursor, with self/next/previous links.
  * See: https://hl7.org/fhir/R4/http.html#search and https://hl7.org/fhir/R4/search.html
+ *
+ * The access token's row rules are part of the query: a compartment search of a patient
+ * outside the token's reach therefore answers an empty Bundle, as any search that matches
+ * nothing the token may see. Included resources must be readable by the token.
  */
 export const search: Controller = async (req, ctx) => {
   const query = mergedQuery(req);
   const { types, compartment, path } = target(req, query);
+  const access = accessFor(ctx);
+  const rows = searchRows(access, types, compartment ? 'search-compartment' : path === '' ? 'search-system' : 'search-type');
   const plan = planSearch({
     types,
     query,
@@ -31,6 +38,10 @@ export const search: Controller = async (req, ctx) => {
     defaultCount: ctx.config.defaultPageSize,
     maxCount: ctx.config.maxPageSize,
   });
+  // In the plan's own conditions, so that paging, _total and _count count only what the token may see.
+  const allowed = asWhere(rows);
+  if (allowed) plan.filters.wheres.push(allowed);
+  plan.includeFilter = includeFilter(access);
   const result = await inReadTransaction(ctx, (exec) => runSearch(exec, plan, ctx.config.baseUrl));
   return { status: 200, body: bundleText(plan, result, ctx.config.baseUrl, path, types) };
 };

@@ -1,13 +1,14 @@
 import type { Controller, FhirRequest, FhirResponse, RequestContext } from '../context.js';
 import type { StoredVersion } from '../db/store.js';
 import { allOk, badRequest } from '../errors.js';
-import { parseIfMatch, parseProvenanceHeader } from '../parse/headers.js';
+import { parseIfMatch } from '../parse/headers.js';
 import type { AnyResource, ProvenanceRequest } from '../service/types.js';
 import { findExisting, ifNoneExistCriteria } from './conditional.js';
 import { validateResource } from '../validate/index.js';
+import { accessFor, assertExisting, assertWritten, provenanceHeader } from '../../smart/access/index.js';
 
 function provenance(req: FhirRequest, ctx: RequestContext, activity: string): ProvenanceRequest {
-  return { header: parseProvenanceHeader(req), actor: ctx.actor, activity };
+  return { header: provenanceHeader(req, ctx), actor: ctx.actor, activity };
 }
 
 function written(status: number, version: StoredVersion, location: boolean): FhirResponse {
@@ -21,15 +22,20 @@ function written(status: number, version: StoredVersion, location: boolean): Fhi
  */
 export const create: Controller = async (req, ctx) => {
   const type = req.params.type as string;
+  const criteria = ifNoneExistCriteria(req.headers['if-none-exist']);
+  const access = accessFor(ctx);
+  access.require(type, criteria === undefined ? 'create' : 'conditional-create');
   const body = withoutId(req.body);
   validateResource(body, { expectedType: type });
-  const criteria = ifNoneExistCriteria(req.headers['if-none-exist']);
   const prov = provenance(req, ctx, 'CREATE');
   const result = await ctx.resources.write(
     prov,
     async (s) => {
       const existing = criteria === undefined ? undefined : await findExisting(ctx, s, type, criteria);
-      return existing ? { existing } : { created: await ctx.resources.create(s, body as AnyResource, req.assignedId) };
+      if (existing) return { existing };
+      const created = await ctx.resources.create(s, body as AnyResource, req.assignedId);
+      await assertWritten(access, s.trx, type, created.id, 'create');
+      return { created };
     },
     ctx.session,
   );
@@ -44,10 +50,21 @@ export const create: Controller = async (req, ctx) => {
  */
 export const update: Controller = async (req, ctx) => {
   const { type, id } = req.params as { type: string; id: string };
+  const access = accessFor(ctx);
+  access.require(type, 'update');
   validateResource(req.body, { expectedType: type, expectedId: id, requireId: true });
   const ifMatch = parseIfMatch(req);
   const prov = provenance(req, ctx, 'UPDATE');
-  const result = await ctx.resources.write(prov, (s) => ctx.resources.update(s, req.body as AnyResource, ifMatch), ctx.session);
+  const result = await ctx.resources.write(
+    prov,
+    async (s) => {
+      await assertExisting(access, s.trx, type, id, 'u', 'update');
+      const out = await ctx.resources.update(s, req.body as AnyResource, ifMatch);
+      await assertWritten(access, s.trx, type, id, out.created ? 'update-create' : 'update');
+      return out;
+    },
+    ctx.session,
+  );
   return written(result.created ? 201 : 200, result.version, true);
 };
 
@@ -57,10 +74,21 @@ export const update: Controller = async (req, ctx) => {
  */
 export const patch: Controller = async (req, ctx) => {
   const { type, id } = req.params as { type: string; id: string };
+  const access = accessFor(ctx);
+  access.require(type, 'patch');
   if (!Array.isArray(req.body)) throw badRequest('PATCH needs a JSON Patch document: an array of operations');
   const ifMatch = parseIfMatch(req);
   const prov = provenance(req, ctx, 'UPDATE');
-  const version = await ctx.resources.write(prov, (s) => ctx.resources.patch(s, type, id, req.body, ifMatch), ctx.session);
+  const version = await ctx.resources.write(
+    prov,
+    async (s) => {
+      await assertExisting(access, s.trx, type, id, 'u', 'patch');
+      const v = await ctx.resources.patch(s, type, id, req.body, ifMatch);
+      await assertWritten(access, s.trx, type, id, 'patch');
+      return v;
+    },
+    ctx.session,
+  );
   return written(200, version, false);
 };
 
@@ -70,8 +98,17 @@ export const patch: Controller = async (req, ctx) => {
  */
 export const remove: Controller = async (req, ctx) => {
   const { type, id } = req.params as { type: string; id: string };
+  const access = accessFor(ctx);
+  access.require(type, 'delete');
   const prov = provenance(req, ctx, 'DELETE');
-  const version = await ctx.resources.write(prov, (s) => ctx.resources.delete(s, type, id), ctx.session);
+  const version = await ctx.resources.write(
+    prov,
+    async (s) => {
+      await assertExisting(access, s.trx, type, id, 'd', 'delete');
+      return ctx.resources.delete(s, type, id);
+    },
+    ctx.session,
+  );
   if (!version) return { status: 204 };
   return { status: 200, body: allOk(`Deleted ${type}/${id}`), version };
 };

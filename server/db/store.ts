@@ -35,6 +35,8 @@ export interface HistoryQuery {
   /** Keyset cursor: only versions with a smaller sequence number. */
   beforeSeq?: number;
   count: number;
+  /** An extra condition on the history rows (alias `h`), such as which resources an access token may see. */
+  restrict?: (query: Knex.QueryBuilder) => void;
 }
 
 interface Row {
@@ -160,6 +162,7 @@ export class ResourceStore {
     if (q.id) query.where('h.id', q.id);
     if (q.since) query.where('h.last_updated', '>=', q.since);
     if (q.beforeSeq !== undefined) query.where('h.seq', '<', q.beforeSeq);
+    if (q.restrict) query.where((w) => q.restrict?.(w));
     if (q.at) {
       const { start, end } = q.at;
       query.where('h.last_updated', '<=', end).whereNotExists(function superseded() {

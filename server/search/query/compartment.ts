@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { badRequest } from '../../errors.js';
 import { getSearchParam } from '../registry.js';
-import { anyOf, hasIndexRow, localTarget, never, type Owner, type QueryEnv, type Where } from './sql.js';
+import { SEARCH_TABLES } from '../schema.js';
+import { anyOf, hasIndexRow, localTarget, never, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
 
 /**
  * Compartment search, `Patient/123/Observation?…`: https://hl7.org/fhir/R4/compartmentdefinition.html#use.
@@ -55,4 +56,43 @@ export function compartmentWhere(env: QueryEnv, owner: Owner & { type: string },
   );
   const parts: Where[] = self ? [...refs, (qb) => void qb.where(`${owner.alias}.id`, id)] : refs;
   return (qb) => anyOf(qb, parts, (w, p) => p(w));
+}
+
+/** Compartment parameter codes, each with the types it puts in a Patient's compartment. */
+function typesByCode(): Map<string, string[]> {
+  patient ??= load();
+  const out = new Map<string, string[]>();
+  for (const [type, params] of patient) for (const code of params) out.set(code, [...(out.get(code) ?? []), type]);
+  return out;
+}
+
+let byCode: Map<string, string[]> | undefined;
+
+/**
+ * The condition "the row `alias`, whatever its type, is in `compartment/id`", for rows whose
+ * type is not fixed (a `patient/*` scope, `_include=*`). Same membership as
+ * {@link compartmentWhere}, in one subquery on the reference index: the rows pointing at
+ * the compartment's owner through a parameter that puts their type in the compartment.
+ */
+export function anyTypeCompartmentWhere(env: QueryEnv, alias: string, compartment: string, id: string): Where {
+  // Refuses compartments other than Patient, as compartmentParams does.
+  compartmentParams(compartment, compartment);
+  byCode ??= typesByCode();
+  const codes = byCode;
+  const c = env.alias('c');
+  const members = function (this: QB): void {
+    this.select(`${c}.resource_type`, `${c}.resource_id`)
+      .from(`${SEARCH_TABLES.reference} as ${c}`)
+      .where(`${c}.target_type`, compartment)
+      .where(`${c}.target_id`, id);
+    localTarget(this, c, env.baseUrl);
+    this.where((w: QB) => {
+      for (const [code, types] of codes) w.orWhere((x: QB) => x.where(`${c}.code`, code).whereIn(`${c}.resource_type`, types));
+    });
+  };
+  return (qb) =>
+    void qb.where((g: QB) => {
+      g.where((self: QB) => self.where(`${alias}.resource_type`, compartment).where(`${alias}.id`, id));
+      g.orWhereIn([`${alias}.resource_type`, `${alias}.id`] as unknown as string, members);
+    });
 }

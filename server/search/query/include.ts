@@ -3,7 +3,7 @@ import { badRequest } from '../../errors.js';
 import { isResourceType } from '../../validate/index.js';
 import { getSearchParam } from '../registry.js';
 import { SEARCH_TABLES } from '../schema.js';
-import { localTarget, type QB } from './sql.js';
+import { localTarget, type QB, type RowCondition } from './sql.js';
 
 /**
  * `_include` and `_revinclude`, with `:iterate` (R4's name; `:recurse` is the STU3 one)
@@ -32,6 +32,13 @@ export interface ResourceRow {
   id: string;
   content: string;
 }
+
+/**
+ * Which included rows may be returned, by the type they are known to have (undefined
+ * when the include can reach rows of any type, as `*` does). The condition is on the
+ * joined row `r`; a type answered with `'none'` is never queried.
+ */
+export type IncludeFilter = (type: string | undefined) => RowCondition;
 
 /** Most resources one search includes; past it the search says it stopped. */
 export const MAX_INCLUDED = 5000;
@@ -69,7 +76,7 @@ export function parseIncludes(query: Record<string, string[]>): IncludeSpec[] {
 }
 
 /** Forward: the targets that `spec`'s references on the `ids` of `type` point at. */
-function forward(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string, ids: string[], baseUrl: string): QB {
+function forward(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string, ids: string[], baseUrl: string, rows: RowCondition): QB {
   const q = exec(`${SEARCH_TABLES.reference} as f`)
     .join('resources as r', (j) => j.on('r.resource_type', 'f.target_type').andOn('r.id', 'f.target_id'))
     .select('r.resource_type', 'r.id', 'r.content')
@@ -78,11 +85,12 @@ function forward(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string,
     .where('r.deleted', false);
   if (spec.code !== undefined) q.where('f.code', spec.code);
   if (spec.target !== undefined) q.where('f.target_type', spec.target);
+  if (typeof rows === 'function') q.where((w: QB) => rows(w));
   return q.where((w: QB) => localTarget(w, 'f', baseUrl));
 }
 
 /** Reverse: the resources whose `spec` references point at the `ids` of `type`. */
-function reverse(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string, ids: string[], baseUrl: string): QB {
+function reverse(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string, ids: string[], baseUrl: string, rows: RowCondition): QB {
   const q = exec(`${SEARCH_TABLES.reference} as f`)
     .join('resources as r', (j) => j.on('r.resource_type', 'f.resource_type').andOn('r.id', 'f.resource_id'))
     .select('r.resource_type', 'r.id', 'r.content')
@@ -91,11 +99,15 @@ function reverse(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string,
     .where('r.deleted', false);
   if (spec.source !== undefined) q.where('f.resource_type', spec.source);
   if (spec.code !== undefined) q.where('f.code', spec.code);
+  if (typeof rows === 'function') q.where((w: QB) => rows(w));
   return q.where((w: QB) => localTarget(w, 'f', baseUrl));
 }
 
 /** The rows one spec adds for the given sources, grouped by type and chunked to keep bindings few. */
-async function apply(exec: Knex | Knex.Transaction, spec: IncludeSpec, sources: ResourceRow[], baseUrl: string): Promise<ResourceRow[]> {
+async function apply(exec: Knex | Knex.Transaction, spec: IncludeSpec, sources: ResourceRow[], baseUrl: string, filter?: IncludeFilter): Promise<ResourceRow[]> {
+  // The type of the rows reached is fixed when the spec names it (the SQL then pins r to it).
+  const rows = filter ? filter(spec.rev ? spec.source : spec.target) : 'all';
+  if (rows === 'none') return [];
   const byType = new Map<string, string[]>();
   for (const s of sources) {
     if (!spec.rev && spec.source !== undefined && s.resource_type !== spec.source) continue;
@@ -105,7 +117,7 @@ async function apply(exec: Knex | Knex.Transaction, spec: IncludeSpec, sources: 
   for (const [type, ids] of byType) {
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK);
-      const q = spec.rev ? reverse(exec, spec, type, chunk, baseUrl) : forward(exec, spec, type, chunk, baseUrl);
+      const q = spec.rev ? reverse(exec, spec, type, chunk, baseUrl, rows) : forward(exec, spec, type, chunk, baseUrl, rows);
       out.push(...((await q.limit(MAX_INCLUDED + 1)) as ResourceRow[]));
     }
   }
@@ -150,16 +162,23 @@ class Collector {
 /**
  * Runs the includes for a page of matches: plain specs on the matches, then `:iterate`
  * specs on the matches and everything included so far, then on what each round added,
- * until nothing new comes (or MAX_ROUNDS).
+ * until nothing new comes (or MAX_ROUNDS). `filter`, when given, restricts every row
+ * included, in the SQL that finds it.
  */
-export async function resolveIncludes(exec: Knex | Knex.Transaction, specs: IncludeSpec[], matches: ResourceRow[], baseUrl: string): Promise<Included> {
+export async function resolveIncludes(
+  exec: Knex | Knex.Transaction,
+  specs: IncludeSpec[],
+  matches: ResourceRow[],
+  baseUrl: string,
+  filter?: IncludeFilter,
+): Promise<Included> {
   const found = new Collector(matches);
-  for (const spec of specs.filter((s) => !s.iterate)) found.add(await apply(exec, spec, matches, baseUrl));
+  for (const spec of specs.filter((s) => !s.iterate)) found.add(await apply(exec, spec, matches, baseUrl, filter));
   const iterating = specs.filter((s) => s.iterate);
   let frontier = [...matches, ...found.rows];
   for (let round = 0; round < MAX_ROUNDS && iterating.length > 0 && frontier.length > 0 && !found.truncated; round++) {
     const added: ResourceRow[] = [];
-    for (const spec of iterating) added.push(...found.add(await apply(exec, spec, frontier, baseUrl)));
+    for (const spec of iterating) added.push(...found.add(await apply(exec, spec, frontier, baseUrl, filter)));
     frontier = added;
   }
   return { rows: found.rows, truncated: found.truncated };

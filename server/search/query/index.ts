@@ -4,7 +4,7 @@ import { isResourceType } from '../../validate/index.js';
 import { parseQueryString } from './params.js';
 import { compileFilters, ROOT } from './plan.js';
 import { checkSize, matchQuery } from './run.js';
-import { QueryEnv } from './sql.js';
+import { QueryEnv, type Where } from './sql.js';
 
 /**
  * The query side of FHIR search (https://hl7.org/fhir/R4/search.html): parameters
@@ -13,7 +13,7 @@ import { QueryEnv } from './sql.js';
 
 export { planSearch, type SearchInput, type SearchPlan } from './plan.js';
 export { runSearch, countMatches, type SearchResult } from './run.js';
-export type { ResourceRow } from './include.js';
+export type { IncludeFilter, ResourceRow } from './include.js';
 
 /** Options of `findMatchingIds`. */
 export interface MatchOptions {
@@ -23,6 +23,8 @@ export interface MatchOptions {
    * relative references and the exact URL match.
    */
   baseUrl?: string;
+  /** An extra condition on the matching rows (alias `r`), such as what an access token may search. */
+  restrict?: Where;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function findMatchingIds(
   const types = [resourceType];
   const filters = compileFilters(new QueryEnv(options.baseUrl ?? ''), types, parseQueryString(query), false);
   if (limit === 0) return [];
+  if (options.restrict) filters.wheres.push(options.restrict);
   const rows = (await checkSize(matchQuery(exec, { types, filters }).select(`${ROOT}.id`).orderBy(`${ROOT}.id`).limit(limit))) as { id: string }[];
   return rows.map((r) => r.id);
 }

@@ -3,7 +3,7 @@ import { badRequest, FhirError } from '../../errors.js';
 import { parseElements, parseSummary, type Summary } from '../../http/shape.js';
 import { compileName } from './compile.js';
 import { compartmentWhere } from './compartment.js';
-import { parseIncludes, type IncludeSpec } from './include.js';
+import { parseIncludes, type IncludeFilter, type IncludeSpec } from './include.js';
 import { alternatives, selectingParams, type Occurrence } from './params.js';
 import { decodeCursor, parseSort, type Cursor, type SortKey } from './sort.js';
 import { QueryEnv, type Owner, type Where } from './sql.js';
@@ -54,6 +54,8 @@ export interface SearchPlan {
   elements: string[] | undefined;
   /** The `_sort` text as asked, for the links. */
   sort: string | undefined;
+  /** Restricts the rows `_include`/`_revinclude` may add (set by the caller, e.g. for access control). */
+  includeFilter?: IncludeFilter;
 }
 
 /** The row of `resources` every top-level condition is about. */

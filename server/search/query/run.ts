@@ -83,7 +83,7 @@ export async function countMatches(exec: Exec, plan: Pick<SearchPlan, 'types' | 
 export async function runSearch(exec: Exec, plan: SearchPlan, baseUrl: string): Promise<SearchResult> {
   const { rows, more } = plan.count > 0 ? await page(exec, plan) : { rows: [], more: false };
   const total = plan.total === 'none' ? undefined : await countMatches(exec, plan);
-  const included = plan.includes.length > 0 && rows.length > 0 ? await resolveIncludes(exec, plan.includes, rows, baseUrl) : { rows: [], truncated: false };
+  const included = plan.includes.length > 0 && rows.length > 0 ? await resolveIncludes(exec, plan.includes, rows, baseUrl, plan.includeFilter) : { rows: [], truncated: false };
   return {
     matches: rows,
     included: included.rows,

@@ -16,6 +16,14 @@ export type QB = Knex.QueryBuilder;
 /** Adds one condition (or a group of them) to a query's WHERE clause. */
 export type Where = (qb: QB) => void;
 
+/**
+ * Which rows of `resources r` some caller may see: every row (`'all'`, no SQL at all), none
+ * (`'none'`, the query need not run), or those meeting a condition on alias `r`. The
+ * access layer hands these to search so that its restrictions live in the same SQL
+ * as the search itself (paging, totals and includes then agree with them).
+ */
+export type RowCondition = Where | 'all' | 'none';
+
 /** A row of `resources` the conditions talk about: its alias, and its type when fixed. */
 export interface Owner {
   alias: string;
