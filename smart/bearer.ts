@@ -17,6 +17,10 @@ interface TokenRow {
   expires_at: number | string | null;
   client_status: string | null;
   user_disabled: number | boolean | null;
+  grant_id: string | null;
+  /** The grant's own id when it still exists (and its expiry); null once it is revoked. */
+  grant_found: string | null;
+  grant_expires_at: number | string | null;
 }
 
 /** The token's payload as oidc-provider stored it (the parts read here). */
@@ -30,8 +34,10 @@ interface TokenPayload {
 
 const M = AUTH_TABLES.models;
 const SQL =
-  `select m.kind, m.payload, m.expires_at, c.status as client_status, u.disabled as user_disabled ` +
+  `select m.kind, m.payload, m.expires_at, c.status as client_status, u.disabled as user_disabled, ` +
+  `m.grant_id, g.id as grant_found, g.expires_at as grant_expires_at ` +
   `from ${M} m left join ${AUTH_TABLES.clients} c on c.client_id = m.client_id left join ${AUTH_TABLES.users} u on u.id = m.account_id ` +
+  `left join ${M} g on g.kind = 'Grant' and g.id = m.grant_id ` +
   `where m.kind in ('AccessToken', 'ClientCredentials') and m.id = ?`;
 
 /** A 401 with the RFC 6750 §3 challenge; no error code when no token was sent (§3.1). */
@@ -87,6 +93,9 @@ export class BearerCheck {
     const invalid = (why: string) => unauthorized(this.realm, why, 'invalid_token');
     if (!row) throw invalid('The access token is not valid (unknown, revoked or expired)');
     if (row.expires_at !== null && Number(row.expires_at) <= Date.now()) throw invalid('The access token has expired');
+    // A token saved while its grant was being revoked (a replayed code or refresh token) outlives the revocation's delete.
+    const grantGone = row.grant_found === null || (row.grant_expires_at !== null && Number(row.grant_expires_at) <= Date.now());
+    if (row.grant_id !== null && grantGone) throw invalid("The access token's grant was revoked");
     if (row.client_status !== 'enabled') throw invalid("The access token's client is not enabled");
     if (row.user_disabled === true || row.user_disabled === 1) throw invalid("The access token's user is disabled");
     const payload = JSON.parse(row.payload) as TokenPayload;

@@ -1,4 +1,4 @@
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { ClientMetadataError, type ClientService } from './clients/index.js';
 
 /**
@@ -30,6 +30,14 @@ export function registrationRoute(clients: ClientService): express.Router {
       if (!(err instanceof ClientMetadataError)) throw err;
       res.status(400).json({ error: err.code, error_description: err.message.replace(/"/g, "'") });
     }
+  });
+  // The JSON parser's own refusals (malformed, too large, bad charset) answer in RFC 7591's
+  // form too, rather than as express's HTML error page.
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const status = (err as { status?: unknown } | null)?.status;
+    if (typeof status !== 'number' || status < 400 || status >= 500) return next(err);
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+    res.status(status === 413 ? 413 : 400).json({ error: 'invalid_client_metadata', error_description: status === 413 ? 'The client metadata is too large' : 'The request body is not valid JSON' });
   });
   return router;
 }

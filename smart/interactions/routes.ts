@@ -146,6 +146,13 @@ export function interactionRoutes(deps: InteractionDeps): express.Router {
     const resource = granted.filter((s) => isResourceScope(safeParse(s)));
     if (oidc.length) grant.addOIDCScope(oidc.join(' '));
     if (resource.length) grant.addResourceScope(config.baseUrl, resource.join(' '));
+    // The provider asks for consent again while any requested scope is neither granted nor
+    // rejected: what the user unticked, or could not grant, is recorded as refused.
+    const refused = splitScopes(String(details.params.scope ?? '')).filter((s) => !granted.includes(s));
+    const refusedOidc = refused.filter((s) => OIDC_SCOPES.includes(s));
+    const refusedResource = refused.filter((s) => isResourceScope(safeParse(s)));
+    if (refusedOidc.length) grant.rejectOIDCScope(refusedOidc.join(' '));
+    if (refusedResource.length) grant.rejectResourceScope(config.baseUrl, refusedResource.join(' '));
     const grantId = await grant.save();
     const context = { ...decision.context, patient: granted.includes('launch/patient') || decision.context.needPatientBanner === false || user.role === 'patient' ? decision.context.patient : undefined };
     await saveGrantContext(db.knex, grantId, context, config.refreshTokenTtl);

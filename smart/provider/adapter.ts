@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Database } from '../../server/db/connect.js';
 import { AUTH_TABLES } from '../db/schema.js';
 
@@ -71,8 +71,18 @@ export function knexAdapter(db: Database, clients: ClientLookup): new (name: str
       return toPayload(await knex(T).select('payload', 'expires_at', 'consumed_at').where({ kind: this.name, user_code: userCode }).first());
     }
 
+    /**
+     * Marks a code or refresh token used, once. Requests that read it unused at the same
+     * moment race to here; every loser is a second use (RFC 6749 §4.1.2, refresh token
+     * reuse in RFC 9700 §4.14.2): it is refused and the grant is revoked, as oidc-provider
+     * does for a second use it sees itself.
+     */
     async consume(id: string): Promise<void> {
-      await knex(T).where({ kind: this.name, id }).update({ consumed_at: Date.now() });
+      const won = await knex(T).where({ kind: this.name, id }).whereNull('consumed_at').update({ consumed_at: Date.now() });
+      if (won === 1) return;
+      const row = (await knex(T).select('grant_id').where({ kind: this.name, id }).first()) as { grant_id: string | null } | undefined;
+      if (row?.grant_id) await revokeGrant(knex, row.grant_id);
+      throw new errors.InvalidGrant(`${this.name === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
     }
 
     async destroy(id: string): Promise<void> {
@@ -84,6 +94,14 @@ export function knexAdapter(db: Database, clients: ClientLookup): new (name: str
       await knex(T).where({ grant_id: grantId }).delete();
     }
   };
+}
+
+/** The grant itself and everything issued under it; a token saved later still fails the check, which needs the grant. */
+async function revokeGrant(knex: Knex, grantId: string): Promise<void> {
+  await knex(T)
+    .where({ grant_id: grantId })
+    .orWhere((q) => q.where({ kind: 'Grant', id: grantId }))
+    .delete();
 }
 
 /** Deletes expired rows; returns how many went. */

@@ -1,4 +1,4 @@
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../../server/config.js';
 import type { Database } from '../../server/db/connect.js';
 import type { SecretBox } from '../secrets.js';
@@ -7,7 +7,7 @@ import { accountFinder, type AccountSource } from './accounts.js';
 import { assertClientAssertion, checkAudience, checkLaunch, resourceServerInfo } from './hooks.js';
 import { loadSigningKeys } from './keys.js';
 import { loadGrantContext } from './state.js';
-import { decorateTokenResponse } from './token-response.js';
+import { decorateIntrospection, decorateTokenResponse, OIDC_SCOPE_EXTRA, oidcScopes } from './token-response.js';
 
 /**
  * The OpenID Provider / OAuth 2 authorization server of SMART App Launch 2.x, built on
@@ -40,6 +40,8 @@ function configuration(deps: ProviderDeps, jwks: Configuration['jwks']): Configu
     jwks,
     cookies: { keys: [box.derive('cookies')], long: { signed: true, sameSite: 'lax' }, short: { signed: true, sameSite: 'lax' } },
     scopes: OIDC_SCOPES,
+    // SMART uses the code flow alone; hybrid and implicit responses would put tokens in URLs.
+    responseTypes: ['code'],
     claims: { openid: ['sub'], fhirUser: ['fhirUser'], profile: ['name', 'preferred_username'] },
     // SMART puts fhirUser in the id_token of a code flow, which OpenID's conform mode would move to userinfo.
     conformIdTokenClaims: false,
@@ -60,11 +62,19 @@ function configuration(deps: ProviderDeps, jwks: Configuration['jwks']): Configu
     issueRefreshToken,
     expiresWithSession: async (_ctx, code) => !code.scopes.has('offline_access'),
     rotateRefreshToken: () => true,
-    extraTokenClaims: async (_ctx, token) => {
+    extraTokenClaims: async (ctx, token) => {
       if (!('grantId' in token) || typeof token.grantId !== 'string') return undefined;
       const context = await loadGrantContext(db.knex, token.grantId);
       if (!context) return undefined;
-      return { patient: context.patient, encounter: context.encounter, fhirUser: context.fhirUser, need_patient_banner: context.needPatientBanner };
+      // A token minted outside a request (by the command line) has no request to read.
+      const oidc = ctx?.oidc ? oidcScopes(ctx).join(' ') : '';
+      return {
+        patient: context.patient,
+        encounter: context.encounter,
+        fhirUser: context.fhirUser,
+        need_patient_banner: context.needPatientBanner,
+        ...(oidc ? { [OIDC_SCOPE_EXTRA]: oidc } : {}),
+      };
     },
     ttl: {
       AccessToken: ttl,
@@ -79,12 +89,24 @@ function configuration(deps: ProviderDeps, jwks: Configuration['jwks']): Configu
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // A pushed request comes back as a request object whose JWT `aud` (the issuer) would
+      // stand in for SMART's `aud` parameter, and its extra parameters would be checked
+      // twice, using up an EHR launch at the push. SMART does not use PAR.
+      pushedAuthorizationRequests: { enabled: false },
       introspection: {
         enabled: true,
         // RFC 7662 §2.1: only an authenticated client learns about tokens; a public client cannot authenticate.
         allowedPolicy: async (_ctx, client) => client.clientAuthMethod !== 'none',
       },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: a client revokes only its own tokens; a public one names itself by client_id.
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       userinfo: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -107,5 +129,6 @@ export async function createProvider(deps: ProviderDeps): Promise<Provider> {
   const provider = new Provider(deps.config.issuer, configuration(deps, jwks as Configuration['jwks']));
   provider.proxy = deps.config.trustProxy !== false;
   provider.use(decorateTokenResponse(deps.config));
+  provider.use(decorateIntrospection(deps.config));
   return provider;
 }

@@ -23,12 +23,14 @@ export interface TestApp {
 
 /**
  * Starts the real application, built by the same factory production uses, on an
- * ephemeral port over a fresh database of the given engine.
+ * ephemeral port (or `opts.port`, to come back where a stopped app was) over a fresh
+ * database of the given engine, or over `opts.database`, which `stop()` then leaves to
+ * the caller so that another app can open it after.
  */
-export async function startTestApp(engine: Engine, env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await freshDatabase(engine);
+export async function startTestApp(engine: Engine, env: Record<string, string> = {}, opts: { database?: TestDatabase; port?: number } = {}): Promise<TestApp> {
+  const database = opts.database ?? (await freshDatabase(engine));
   const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
   const config = loadConfig({ KILN_BASE_URL: `${origin}/fhir/r4`, KILN_LOG_LEVEL: 'silent', KILN_SECRET_KEY: TEST_SECRET_KEY, ...env });
@@ -45,7 +47,7 @@ export async function startTestApp(engine: Engine, env: Record<string, string> =
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app.close();
-      await database.drop();
+      if (!opts.database) await database.drop();
     },
   };
 }
