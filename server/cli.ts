@@ -12,6 +12,7 @@ Commands:
                                 make an EHR launch of an app (kiln launch --help)
   clients add|list|approve|disable|enable
                                 manage API clients (kiln clients --help)
+  patients opt-out|opt-in ID    a patient's opt-out of access through apps (kiln patients --help)
   token --scope S [--client ID] issue a backend access token as the operator (kiln token --help)
 
 See README.md for the configuration table.`;
@@ -41,6 +42,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'launch': {
         const { runLaunch } = await import('../smart/cli/launch.js');
         return await runLaunch(rest);
+      }
+      case 'patients': {
+        const { runPatients } = await import('../smart/cli/patients.js');
+        return await runPatients(rest);
       }
       case 'token': {
         const { runToken } = await import('../smart/cli/token.js');

@@ -3,6 +3,7 @@ import type { Actor } from '../server/service/types.js';
 import type { Database } from '../server/db/connect.js';
 import { FhirError, issue } from '../server/errors.js';
 import { AUTH_TABLES } from './db/schema.js';
+import { hasOptedOut } from './optout.js';
 
 /**
  * The token check at the front of the FHIR API (RFC 6750): the Bearer token is looked
@@ -71,6 +72,10 @@ export class BearerCheck {
     if (!m) throw unauthorized(this.realm, 'The Authorization header is not a Bearer token', 'invalid_request');
     const row = await this.find(m[1]);
     const payload = this.usable(row);
+    const patient = payload.extra?.patient;
+    if (patient !== undefined && (await hasOptedOut(this.db, patient))) {
+      throw unauthorized(this.realm, "The patient in this token's context has opted out of access through apps", 'invalid_token');
+    }
     return {
       clientId: payload.clientId as string,
       userId: payload.accountId,

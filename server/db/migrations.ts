@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { createAuthTables, dropAuthTables } from '../../smart/db/schema.js';
+import { createOptOutTable, dropOptOutTable } from '../../smart/optout.js';
 import { createSearchTables } from '../search/schema.js';
 
 /**
@@ -52,6 +53,10 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
   '0002_auth': {
     up: createAuthTables,
     down: dropAuthTables,
+  },
+  '0003_patient_opt_out': {
+    up: createOptOutTable,
+    down: dropOptOutTable,
   },
 };
 

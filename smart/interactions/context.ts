@@ -1,6 +1,7 @@
 import type { Config } from '../../server/config.js';
 import type { Database } from '../../server/db/connect.js';
 import { findLaunch } from '../launch.js';
+import { hasOptedOut } from '../optout.js';
 import type { GrantContext, InteractionState } from '../provider/state.js';
 
 /** A signed-in user as the sign-in pages see them. */
@@ -28,6 +29,19 @@ export function ownPatient(user: InteractionUser): string | undefined {
  * `launch/patient` picks a patient first.
  */
 export async function decideContext(
+  db: Database,
+  user: InteractionUser,
+  params: { launch?: unknown; scope?: unknown },
+  state: InteractionState,
+): Promise<ContextDecision> {
+  const decision = await contextFor(db, user, params, state);
+  if (decision.kind === 'ready' && decision.context.patient !== undefined && (await hasOptedOut(db, decision.context.patient))) {
+    return { kind: 'refuse', reason: 'This patient has opted out of access through apps' };
+  }
+  return decision;
+}
+
+async function contextFor(
   db: Database,
   user: InteractionUser,
   params: { launch?: unknown; scope?: unknown },
