@@ -8,6 +8,7 @@ import { assertClientAssertion, checkAudience, checkLaunch, resourceServerInfo }
 import { loadSigningKeys } from './keys.js';
 import { loadGrantContext } from './state.js';
 import { decorateIntrospection, decorateTokenResponse, OIDC_SCOPE_EXTRA, oidcScopes } from './token-response.js';
+import { errorPage, loggedOutPage, logoutPage } from '../views/index.js';
 
 /**
  * The OpenID Provider / OAuth 2 authorization server of SMART App Launch 2.x, built on
@@ -88,6 +89,17 @@ function configuration(deps: ProviderDeps, jwks: Configuration['jwks']): Configu
     },
     features: {
       devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = logoutPage(form);
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = loggedOutPage();
+        },
+      },
       clientCredentials: { enabled: true },
       // A pushed request comes back as a request object whose JWT `aud` (the issuer) would
       // stand in for SMART's `aud` parameter, and its extra parameters would be checked
@@ -116,7 +128,6 @@ function configuration(deps: ProviderDeps, jwks: Configuration['jwks']): Configu
       },
     },
     renderError: async (ctx, out) => {
-      const { errorPage } = await import('../views/index.js');
       ctx.type = 'html';
       ctx.body = errorPage({ title: 'The app could not be authorized', message: `${out.error}: ${out.error_description ?? ''}` });
     },

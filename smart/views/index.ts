@@ -6,5 +6,6 @@ export { consentPage, type ConsentPageInput, type ConsentScope } from './consent
 export { errorPage, type ErrorPageInput } from './error.js';
 export { escapeHtml, VIEW_CSP } from './html.js';
 export { loginPage, type LoginPageInput } from './login.js';
+export { loggedOutPage, logoutPage } from './logout.js';
 export { patientPickerPage, type PatientPickerInput, type PickerPatient } from './picker.js';
 export { describeScope } from './scopes.js';

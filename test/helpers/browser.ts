@@ -26,7 +26,7 @@ export function forms(page: Page): Form[] {
   const out: Form[] = [];
   for (const m of page.text.matchAll(/<form[^>]*method="post"[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)) {
     const fields: Record<string, string> = {};
-    for (const input of m[2].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[decode(input[1])] = decode(input[2]);
+    for (const input of m[2].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\s*\/?>/g)) fields[decode(input[1])] = decode(input[2]);
     out.push({ action: new URL(decode(m[1]), page.url).href, fields });
   }
   return out;

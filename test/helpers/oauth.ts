@@ -101,18 +101,22 @@ export interface AuthorizeOptions {
   decision?: 'allow' | 'deny';
   /** Extra or overriding authorization request parameters. */
   params?: Record<string, string | undefined>;
+  /** The user agent to use (keeps its sign-in session); a new one by default. */
+  browser?: Browser;
 }
 
 /** Signs in and answers the consent page; returns where the browser was sent. */
 export async function authorize(t: TestApp, client: TestClient, opts: AuthorizeOptions): Promise<Outcome & { state?: string }> {
-  const browser = new Browser();
+  const browser = opts.browser ?? new Browser();
   const params = opts.params ?? {};
   const url = authUrl(t, client, params);
   const state = new URL(url).searchParams.get('state') ?? undefined;
   const first = await openAuthorization(browser, url, client.redirectUri);
-  if (first.redirect || !first.page.text.includes('name="password"')) return { ...first, state };
   const stop = stopAtApp(client.redirectUri);
-  const consent = await browser.submit(forms(first.page)[0], { username: opts.username, password: opts.password ?? PASSWORD }, stop);
+  // Already signed in (a browser with a session): the first page is the consent page.
+  const signedIn = !first.redirect && first.page.text.includes('name="decision"');
+  if (!signedIn && (first.redirect || !first.page.text.includes('name="password"'))) return { ...first, state };
+  const consent = signedIn ? first.page : await browser.submit(forms(first.page)[0], { username: opts.username, password: opts.password ?? PASSWORD }, stop);
   if (!consent.text.includes('name="decision"')) return { ...outcome(consent, client.redirectUri), state };
   const scopes = opts.grant ?? inputValues(consent, 'scope');
   const done = await browser.submit(forms(consent)[0], { scope: scopes, decision: opts.decision ?? 'allow' }, stop);
