@@ -37,6 +37,7 @@ export const search: Controller = async (req, ctx) => {
     compartment,
     defaultCount: ctx.config.defaultPageSize,
     maxCount: ctx.config.maxPageSize,
+    visible: (type) => access.rows(type, 's'),
   });
   // In the plan's own conditions, so that paging, _total and _count count only what the token may see.
   const allowed = asWhere(rows);

@@ -5,7 +5,7 @@ import { SEARCH_TABLES } from '../schema.js';
 import { compileName } from './compile.js';
 import { splitModifier } from './params.js';
 import { checkTypeModifier } from './reference.js';
-import { hasIndexRow, localTarget, ownerKey, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
+import { hasIndexRow, localTarget, never, ownerKey, type Owner, type QB, type QueryEnv, type RowCondition, type Where } from './sql.js';
 
 /**
  * Chained parameters (`subject:Patient.name=x`) and reverse chaining
@@ -63,14 +63,39 @@ function chainTargets(defs: SearchParamDef[], typeModifier: string | undefined, 
  * (with `r.resource_type` too when several types are allowed): the current resources a
  * chain link may arrive at.
  */
-function currentResources(target: Owner, types: readonly string[], inner: Where): (this: QB) => void {
+function currentResources(env: QueryEnv, target: Owner, types: readonly string[], inner: Where): (this: QB) => void {
   const r = target.alias;
   return function (this: QB): void {
     if (types.length === 1) this.select(`${r}.id`).from(`resources as ${r}`).where(`${r}.resource_type`, types[0]);
     else this.select(`${r}.resource_type`, `${r}.id`).from(`resources as ${r}`).whereIn(`${r}.resource_type`, types);
     this.where(`${r}.deleted`, false);
     inner(this);
+    if (env.visible) onlyVisible(this, r, types, env.visible);
   };
+}
+
+/**
+ * Keeps the rows a chain arrives at to those the caller may see. The caller's conditions
+ * are written for alias `r`, so each is applied in a subquery of its own, where `r` is
+ * the row being tested.
+ */
+function onlyVisible(qb: QB, alias: string, types: readonly string[], visible: (type: string) => RowCondition): void {
+  const rules = types.map((type) => ({ type, rule: visible(type) }));
+  if (rules.every((x) => x.rule === 'all')) return;
+  const allowed = rules.filter((x) => x.rule !== 'none');
+  if (allowed.length === 0) return never(qb);
+  qb.where((w: QB) => {
+    for (const { type, rule } of allowed) {
+      w.orWhere((o: QB) => {
+        o.where(`${alias}.resource_type`, type);
+        if (rule === 'all' || rule === 'none') return;
+        const condition: Where = rule;
+        o.whereIn(`${alias}.id`, function (this: QB) {
+          this.select('r.id').from('resources as r').where('r.resource_type', type).where((c: QB) => condition(c));
+        });
+      });
+    }
+  });
 }
 
 /** `ref[:Type].rest=value`: some local target of `ref` matches `rest=value`. */
@@ -86,7 +111,7 @@ export function compileChain(env: QueryEnv, owner: Owner, types: readonly string
   const inner = compileName(env, target, targets, rest, raws);
   return hasIndexRow(env, owner, 'reference', code, (qb, c) => {
     localTarget(qb, c, env.baseUrl);
-    const arrivals = currentResources(target, targets, inner);
+    const arrivals = currentResources(env, target, targets, inner);
     if (targets.length === 1) qb.where(`${c}.target_type`, targets[0]).whereIn(`${c}.target_id`, arrivals);
     else qb.whereIn([`${c}.target_type`, `${c}.target_id`] as unknown as string, arrivals);
   });
@@ -116,7 +141,7 @@ export function compileHas(env: QueryEnv, owner: Owner, types: readonly string[]
     else this.select(`${h}.target_type`, `${h}.target_id`).from(table);
     this.where(`${h}.resource_type`, type).where(`${h}.code`, ref);
     localTarget(this, h, env.baseUrl);
-    this.whereIn(`${h}.resource_id`, currentResources(source, [type], inner));
+    this.whereIn(`${h}.resource_id`, currentResources(env, source, [type], inner));
   };
   return (qb) => void qb.whereIn(ownerKey(owner) as string, pointers);
 }

@@ -6,7 +6,7 @@ import { compartmentWhere } from './compartment.js';
 import { parseIncludes, type IncludeFilter, type IncludeSpec } from './include.js';
 import { alternatives, selectingParams, type Occurrence } from './params.js';
 import { decodeCursor, parseSort, type Cursor, type SortKey } from './sort.js';
-import { QueryEnv, type Owner, type Where } from './sql.js';
+import { QueryEnv, type Owner, type RowCondition, type Where } from './sql.js';
 
 /**
  * A search request made ready to run: its conditions compiled, its result parameters
@@ -27,6 +27,8 @@ export interface SearchInput {
   compartment?: { type: string; id: string };
   defaultCount: number;
   maxCount: number;
+  /** The rows of a type the caller may see, applied where chains and `_has` walk (see QueryEnv). */
+  visible?: (type: string) => RowCondition;
 }
 
 /** The compiled selecting parameters (https://hl7.org/fhir/R4/search.html#combining). */
@@ -124,7 +126,7 @@ function checkContained(query: Record<string, string[]>): void {
 /** Reads and compiles a whole search request; throws the 400s strict handling calls for. */
 export function planSearch(input: SearchInput): SearchPlan {
   const { query, types, lenient } = input;
-  const env = new QueryEnv(input.baseUrl);
+  const env = new QueryEnv(input.baseUrl, input.visible);
   const filters = compileFilters(env, types, query, lenient);
   if (input.compartment && types?.length === 1) {
     filters.wheres.push(compartmentWhere(env, { alias: ROOT, type: types[0] }, input.compartment.type, input.compartment.id));

@@ -36,7 +36,14 @@ export interface Owner {
  */
 export class QueryEnv {
   private n = 0;
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    /**
+     * Which rows of a type the caller may see, for the rows a chain or `_has` walks to:
+     * without it, a search could select by resources the caller may not read.
+     */
+    readonly visible?: (type: string) => RowCondition,
+  ) {}
 
   alias(prefix: string): string {
     return `${prefix}${++this.n}`;
