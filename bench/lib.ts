@@ -1,9 +1,11 @@
 /**
- * What the benchmarks share: a free port, a `kiln serve` child process, and waiting for
- * a server to answer.
+ * What the benchmarks share: a free port, a `kiln serve` child process, waiting for a
+ * server to answer, and access tokens for the FHIR API (every FHIR request but
+ * `GET metadata` needs one).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { clientAssertion, keyPair, type BackendClient } from '../test/helpers/auth.js';
 
 /** A port the OS just handed out and released, for a child process to listen on. */
 export function freePort(): Promise<number> {
@@ -29,25 +31,145 @@ export function startNode(script: string, args: string[], env: Record<string, st
   return spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/**
+ * Key material for the secret box of kiln processes over a PostgreSQL database the
+ * benchmark made: every process on one database must share it. SQLite keeps its key in
+ * a file beside the database instead.
+ */
+const BENCH_SECRET_KEY = 'kiln-bench-secret-key-material-0123456789';
+
+/** The environment every kiln process over `databaseUrl` needs (an explicit KILN_SECRET_KEY wins). */
+export function kilnEnv(databaseUrl: string): Record<string, string> {
+  const env: Record<string, string> = { DATABASE_URL: databaseUrl };
+  if (!databaseUrl.startsWith('sqlite:') && !process.env.KILN_SECRET_KEY) env.KILN_SECRET_KEY = BENCH_SECRET_KEY;
+  return env;
+}
+
 export interface KilnProcess {
   proc: ChildProcess;
   /** The FHIR base URL. */
   base: string;
+  /** The authorization server's issuer (`<origin>/oauth`); its token URL is `<issuer>/token`. */
+  issuer: string;
+  /** The environment of this process without its port: for other kiln commands over the same database. */
+  env: Record<string, string>;
   stop(): Promise<void>;
 }
 
-/** Starts `kiln serve` on a free port over `databaseUrl` and waits until it is ready. */
-export async function startKiln(databaseUrl: string, env: Record<string, string> = {}): Promise<KilnProcess> {
+/**
+ * Starts `kiln serve` (or another entry that serves like it) on a free port over
+ * `databaseUrl` and waits until it is ready. The base URL names 127.0.0.1 and the
+ * port, so that the token URL clients put in their assertions is the issuer's own.
+ */
+export async function startKiln(databaseUrl: string, env: Record<string, string> = {}, entry = { script: 'server/bin.ts', args: ['serve'] }): Promise<KilnProcess> {
   const port = await freePort();
-  const proc = startNode('server/bin.ts', ['serve'], { DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ...env });
+  const origin = `http://127.0.0.1:${port}`;
+  const shared = { ...kilnEnv(databaseUrl), ...env };
+  const proc = startNode(entry.script, entry.args, { ...shared, PORT: String(port), HOST: '127.0.0.1', KILN_BASE_URL: `${origin}/fhir/r4` });
   const exited = new Promise((r) => proc.once('exit', r));
-  await waitFor(`http://127.0.0.1:${port}/readyz`);
+  try {
+    await Promise.race([waitFor(`${origin}/readyz`), exited.then(() => Promise.reject(new Error(`${entry.script} exited before it was ready`)))]);
+  } catch (err) {
+    // A server that never came up must not outlive the benchmark.
+    proc.kill('SIGTERM');
+    throw err;
+  }
   return {
     proc,
-    base: `http://127.0.0.1:${port}/fhir/r4`,
+    base: `${origin}/fhir/r4`,
+    issuer: `${origin}/oauth`,
+    env: shared,
     stop: async () => {
-      proc.kill('SIGTERM');
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+/** Runs a `kiln` command to completion with `input` on its standard input; resolves to its standard output. */
+export function runKiln(args: string[], env: Record<string, string>, input = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    proc.stdout.on('data', (b: Buffer) => out.push(b));
+    proc.stderr.on('data', (b: Buffer) => err.push(b));
+    proc.once('error', reject);
+    proc.once('close', (code) => {
+      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
+      else reject(new Error(`kiln ${args.join(' ')} exited with ${code}: ${Buffer.concat(err).toString('utf8').slice(0, 500)}`));
+    });
+    proc.stdin.end(input);
+  });
+}
+
+/** client_credentials tokens live this long (smart/provider: at most 5 minutes). */
+const TOKEN_TTL_MS = 300_000;
+
+/**
+ * A backend-services client of the server under test, registered as an operator does
+ * (`kiln clients add`), that gets its access tokens with the client_credentials grant
+ * and a private_key_jwt assertion (https://hl7.org/fhir/smart-app-launch/backend-services.html).
+ */
+export class BackendAuth {
+  private cached?: { token: string; at: number };
+
+  private constructor(
+    readonly client: BackendClient,
+    /** `<issuer>/token`. */
+    readonly tokenUrl: string,
+    readonly scope: string,
+  ) {}
+
+  static async register(kiln: KilnProcess, scope = 'system/*.rs', alg: 'RS384' | 'ES384' = 'RS384'): Promise<BackendAuth> {
+    const key = await keyPair(alg);
+    const metadata = { client_name: 'kiln bench', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key.publicJwk] }, scope };
+    const printed = JSON.parse(await runKiln(['clients', 'add', '--json', '-'], kiln.env, JSON.stringify(metadata))) as { client_id: string };
+    return new BackendAuth({ clientId: printed.client_id, key }, `${kiln.issuer}/token`, scope);
+  }
+
+  /** Stops the client from getting tokens: for a database that outlives the benchmark. */
+  async disable(kiln: KilnProcess): Promise<void> {
+    await runKiln(['clients', 'disable', this.client.clientId], kiln.env);
+  }
+
+  /** A fresh signed client assertion (a new `jti` each time); `exp` in seconds from now. */
+  assertion(expiresIn = 240): Promise<string> {
+    return clientAssertion(this.client, this.tokenUrl, { exp: Math.floor(Date.now() / 1000) + expiresIn });
+  }
+
+  /** The form body of a client_credentials token request carrying `assertion`. */
+  grantBody(assertion: string): string {
+    return new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: this.scope,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+    }).toString();
+  }
+
+  /** A new access token, valid for the next five minutes. */
+  async token(): Promise<string> {
+    const res = await fetch(this.tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: this.grantBody(await this.assertion()) });
+    const body = (await res.json()) as { access_token?: string };
+    if (res.status !== 200 || !body.access_token) throw new Error(`client_credentials failed: ${res.status} ${JSON.stringify(body)}`);
+    this.cached = { token: body.access_token, at: Date.now() };
+    return body.access_token;
+  }
+
+  /** The last token while it has at least `validForMs` left, otherwise a new one. */
+  async current(validForMs = 60_000): Promise<string> {
+    if (this.cached && Date.now() + validForMs < this.cached.at + TOKEN_TTL_MS) return this.cached.token;
+    return this.token();
+  }
+
+  /** Request headers with a new token: for one load run, which must end within the token's five minutes. */
+  async headers(): Promise<{ authorization: string }> {
+    return { authorization: `Bearer ${await this.token()}` };
+  }
+}
+
+/** Fails early when a load run of `seconds` could outlive a token taken just before it. */
+export function checkRunLength(seconds: number): void {
+  if (!(seconds > 0 && seconds * 1000 < TOKEN_TTL_MS - 30_000)) throw new Error(`--duration must be between 0 and ${(TOKEN_TTL_MS - 30_000) / 1000} s (access tokens live 5 minutes)`);
 }

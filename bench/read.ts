@@ -6,7 +6,9 @@
  *        [--duration 10] [--connections 10] [--rounds 3] [--log-level info]
  *
  * Each server runs in its own process, the load generator in this one, so on a 2-core
- * machine the server under test has one core to itself. PostgreSQL needs
+ * machine the server under test has one core to itself. Kiln's requests carry a Bearer
+ * token of a backend client registered for the run (`system/*.rs`, a fresh token for
+ * every load run); the bare server ignores the header. PostgreSQL needs
  * KILN_TEST_DATABASE_URL (a fresh schema is created and dropped).
  */
 import type { ChildProcess } from 'node:child_process';
@@ -14,7 +16,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import type { Engine } from '../server/db/connect.js';
 import { freshDatabase } from '../test/helpers/db.js';
-import { freePort, startKiln, startNode, waitFor } from './lib.js';
+import { BackendAuth, checkRunLength, freePort, startKiln, startNode, waitFor } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,22 +28,19 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
   },
 });
-
-
-
+checkRunLength(Number(args.duration));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 }
 
-async function load(url: string, label: string) {
-  const result = await autocannon({ url, connections: Number(args.connections), duration: Number(args.duration) });
+async function load(url: string, label: string, headers: Record<string, string>) {
+  const result = await autocannon({ url, headers, connections: Number(args.connections), duration: Number(args.duration) });
   const line = { label, 'req/s': Math.round(result.requests.average), 'p50 ms': result.latency.p50, 'p99 ms': result.latency.p99, errors: result.errors + result.non2xx };
   console.log(JSON.stringify(line));
   return line;
 }
-
 
 async function main() {
   const fresh = await freshDatabase(args.engine as Engine);
@@ -49,23 +48,25 @@ async function main() {
   let bare: ChildProcess | undefined;
   try {
     const { base } = kiln;
-    const page = (await (await fetch(`${base}/Patient/_history?_count=1`)).json()) as { entry: { resource: { id: string } }[] };
+    const auth = await BackendAuth.register(kiln);
+    const headers = await auth.headers();
+    const page = (await (await fetch(`${base}/Patient/_history?_count=1`, { headers })).json()) as { entry: { resource: { id: string } }[] };
     const id = page.entry[0].resource.id;
-    const bytes = await (await fetch(`${base}/Patient/${id}`)).text();
+    const bytes = await (await fetch(`${base}/Patient/${id}`, { headers })).text();
     const [{ n }] = await fresh.db.knex('resources').count({ n: '*' });
-    console.log(JSON.stringify({ engine: args.engine, resources: Number(n), patients: Number(args.patients), bodyBytes: bytes.length, connections: Number(args.connections), durationS: Number(args.duration), node: process.version }));
+    console.log(JSON.stringify({ engine: args.engine, resources: Number(n), patients: Number(args.patients), bodyBytes: bytes.length, connections: Number(args.connections), durationS: Number(args.duration), auth: `Bearer token (client_credentials, ${auth.scope})`, node: process.version }));
     const barePort = await freePort();
     bare = startNode('bench/bare-server.ts', [String(barePort)], { BODY: bytes });
     const bareUrl = `http://127.0.0.1:${barePort}/`;
     await waitFor(bareUrl);
-    await load(bareUrl, 'warm-up bare');
-    await load(`${base}/Patient/${id}`, 'warm-up kiln');
+    await load(bareUrl, 'warm-up bare', await auth.headers());
+    await load(`${base}/Patient/${id}`, 'warm-up kiln', await auth.headers());
     // Alternating rounds, so that whatever else the machine does weighs on both alike.
     const bareRuns: number[] = [];
     const kilnRuns: number[] = [];
     for (let round = 1; round <= Number(args.rounds); round++) {
-      bareRuns.push((await load(bareUrl, `round ${round}: bare node:http, same bytes`))['req/s']);
-      kilnRuns.push((await load(`${base}/Patient/${id}`, `round ${round}: kiln read Patient/${id}`))['req/s']);
+      bareRuns.push((await load(bareUrl, `round ${round}: bare node:http, same bytes`, await auth.headers()))['req/s']);
+      kilnRuns.push((await load(`${base}/Patient/${id}`, `round ${round}: kiln read Patient/${id}`, await auth.headers()))['req/s']);
     }
     const b = median(bareRuns);
     const k = median(kilnRuns);

@@ -2,16 +2,19 @@
  * Search latency and throughput over a loaded database, for the searches FHIR apps run
  * most. Each query is first timed one request at a time (p50/p95 over --samples), then
  * driven by autocannon (10 connections) for throughput. The baseline in the same run is
- * a read by id on the same server.
+ * a read by id on the same server. Every request carries a Bearer token of a backend
+ * client registered for the run (`system/*.rs`, through `kiln clients add`); the load
+ * runs get a fresh token each.
  *
  *   node --import tsx bench/search.ts --database sqlite:/path/kiln.sqlite [--samples 200] [--duration 5]
  *
  * Load the database first, e.g. `DATABASE_URL=sqlite:/tmp/big.sqlite kiln seed --patients 2000`
- * (about a million resources) or `kiln import ../shared/data/synthea-r4`.
+ * (about a million resources) or `kiln import ../shared/data/synthea-r4`. A PostgreSQL
+ * database needs the KILN_SECRET_KEY it was made with.
  */
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { startKiln } from './lib.js';
+import { BackendAuth, checkRunLength, startKiln } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -21,15 +24,32 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.database) throw new Error('--database is required (sqlite:PATH or postgres://...)');
+checkRunLength(Number(args.duration));
 
-type Bundle = { entry?: { resource: Record<string, any> }[]; link?: { relation: string; url: string }[]; total?: number };
-
-
-async function get(url: string): Promise<Bundle> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${res.status} for ${url}: ${(await res.text()).slice(0, 300)}`);
-  return (await res.json()) as Bundle;
+/** The parts of the resources read here to pick search values. */
+interface Picked {
+  subject?: { reference?: string };
+  effectiveDateTime?: string;
+  name?: { family?: string }[];
+  identifier?: { system?: string; value?: string }[];
 }
+type Bundle = { entry?: { resource: Picked }[]; link?: { relation: string; url: string }[]; total?: number };
+
+/** Set once the server is up: every request needs a token. */
+let auth: BackendAuth | undefined;
+function client(): BackendAuth {
+  if (!auth) throw new Error('no client registered yet');
+  return auth;
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  // A token with a minute left at least: one sample never takes that long.
+  const res = await fetch(url, { headers: { authorization: `Bearer ${await client().current()}` } });
+  if (!res.ok) throw new Error(`${res.status} for ${url}: ${(await res.text()).slice(0, 300)}`);
+  return (await res.json()) as T;
+}
+
+const get = (url: string) => getJson<Bundle>(url);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -45,7 +65,7 @@ async function measure(label: string, url: string) {
     entries = b.entry?.length ?? 0;
   }
   times.sort((a, b) => a - b);
-  const ac = await autocannon({ url, connections: 10, duration: Number(args.duration) });
+  const ac = await autocannon({ url, headers: await client().headers(), connections: 10, duration: Number(args.duration) });
   const row = { query: label, entries, 'p50 ms': +percentile(times, 50).toFixed(2), 'p95 ms': +percentile(times, 95).toFixed(2), 'req/s (10 conn)': Math.round(ac.requests.average), errors: ac.errors + ac.non2xx };
   console.log(JSON.stringify(row));
 }
@@ -54,9 +74,9 @@ async function measure(label: string, url: string) {
 async function samples(base: string) {
   const obs = (await get(`${base}/Observation?code=http://loinc.org|8867-4&_count=1`)).entry?.[0]?.resource;
   const patientId = String(obs?.subject?.reference ?? '').split('/')[1];
-  const patient = (await get(`${base}/Patient/${patientId}`)) as unknown as Record<string, any>;
-  const family: string = patient.name?.[0]?.family;
-  const ident = patient.identifier?.[0];
+  const patient = await getJson<Picked>(`${base}/Patient/${patientId}`);
+  const family = patient.name?.[0]?.family ?? '';
+  const ident = patient.identifier?.[0] ?? {};
   const day = String(obs?.effectiveDateTime ?? '2020-01-01').slice(0, 10);
   const next = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
   return { patientId, family, identifier: `${ident.system}|${ident.value}`, day, next };
@@ -76,9 +96,11 @@ async function main() {
   const kiln = await startKiln(args.database as string, { KILN_SAMPLE_DATA: 'false', KILN_LOG_LEVEL: 'warn' });
   const { base } = kiln;
   try {
+    auth = await BackendAuth.register(kiln);
+    const scope = auth.scope;
     const total = (await get(`${base}/Observation?_summary=count`)).total;
     const s = await samples(base);
-    console.log(JSON.stringify({ database: args.database?.replace(/\/\/[^@]*@/, '//***@'), observations: total, samples: Number(args.samples), node: process.version }));
+    console.log(JSON.stringify({ database: args.database?.replace(/\/\/[^@]*@/, '//***@'), observations: total, samples: Number(args.samples), auth: `Bearer token (client_credentials, ${scope})`, node: process.version }));
     await measure('baseline: read Patient/{id}', `${base}/Patient/${s.patientId}`);
     await measure('Patient?name=', `${base}/Patient?name=${encodeURIComponent(s.family)}`);
     await measure('Patient?identifier=', `${base}/Patient?identifier=${encodeURIComponent(s.identifier)}`);
@@ -88,6 +110,8 @@ async function main() {
     await measure('Condition?subject:Patient.name=', `${base}/Condition?subject:Patient.name=${encodeURIComponent(s.family)}`);
     await measure('Observation?_count=50, page 200 by next links', await deepPage(base, 200));
   } finally {
+    // The database outlives the run: the run's client should not keep working.
+    if (auth) await auth.disable(kiln);
     await kiln.stop();
   }
 }
