@@ -41,6 +41,9 @@ const SQL =
   `left join ${M} g on g.kind = 'Grant' and g.id = m.grant_id ` +
   `where m.kind in ('AccessToken', 'ClientCredentials') and m.id = ?`;
 
+/** Most remembered token checks; past it the memory starts over. */
+const MAX_CHECKED = 10_000;
+
 /** A 401 with the RFC 6750 §3 challenge; no error code when no token was sent (§3.1). */
 export function unauthorized(realm: string, description: string, error?: 'invalid_token' | 'invalid_request'): FhirError {
   const params = [`realm="${realm}"`];
@@ -65,18 +68,31 @@ export class BearerCheck {
 
   private readonly realm = 'kiln';
 
+  /**
+   * SQLite only: answers already checked, valid while the database is unchanged (see
+   * `reader.version()`) and the token unexpired. Any commit anywhere (a revocation, a
+   * disabled client, an opt-out, but also any FHIR write) empties it in effect, so a
+   * change still takes effect on the very next request.
+   */
+  private readonly checked = new Map<string, { auth: Authorization; until: number; version: number }>();
+
   /** The authorization a request carries; throws a 401 FhirError when there is none that works. */
   async authenticate(header: string | undefined): Promise<Authorization> {
     if (header === undefined || header === '') throw unauthorized(this.realm, 'This request needs an access token (Authorization: Bearer …)');
     const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
     if (!m) throw unauthorized(this.realm, 'The Authorization header is not a Bearer token', 'invalid_request');
-    const row = await this.find(m[1]);
+    const token = m[1];
+    // Read before the lookup: a commit between the two then makes the entry stale, never wrong.
+    const version = this.db.reader?.version();
+    const hit = version === undefined ? undefined : this.checked.get(token);
+    if (hit && hit.version === version && hit.until > Date.now()) return hit.auth;
+    const row = await this.find(token);
     const payload = this.usable(row);
     const patient = payload.extra?.patient;
     if (patient !== undefined && (await hasOptedOut(this.db, patient))) {
       throw unauthorized(this.realm, "The patient in this token's context has opted out of access through apps", 'invalid_token');
     }
-    return {
+    const auth: Authorization = {
       clientId: payload.clientId as string,
       userId: payload.accountId,
       scopes: (payload.scope ?? '').split(' ').filter(Boolean),
@@ -84,6 +100,15 @@ export class BearerCheck {
       encounter: payload.extra?.encounter,
       fhirUser: payload.extra?.fhirUser,
     };
+    if (version !== undefined && row) this.remember(token, auth, row, version);
+    return auth;
+  }
+
+  private remember(token: string, auth: Authorization, row: TokenRow, version: number): void {
+    const limits = [row.expires_at, row.grant_expires_at].filter((x) => x !== null).map(Number);
+    const until = limits.length ? Math.min(...limits) : Date.now() + 60_000;
+    if (this.checked.size >= MAX_CHECKED) this.checked.clear();
+    this.checked.set(token, { auth: Object.freeze(auth), until, version });
   }
 
   private async find(token: string): Promise<TokenRow | undefined> {

@@ -14,7 +14,15 @@ export interface Database {
    * transaction. In WAL mode it sees every committed write and never waits for the
    * writer; the main connection may be inside another request's transaction.
    */
-  reader?: { get(sql: string, params: unknown[]): unknown };
+  reader?: {
+    get(sql: string, params: unknown[]): unknown;
+    /**
+     * SQLite's `PRAGMA data_version` on this connection: it changes whenever any other
+     * connection (of this process or another) commits, so an unchanged value proves
+     * that nothing read before has changed since.
+     */
+    version(): number;
+  };
   close(): Promise<void>;
 }
 
@@ -94,6 +102,9 @@ function openReader(filename: string) {
       let stmt = statements.get(sql);
       if (!stmt) statements.set(sql, (stmt = db.prepare(sql)));
       return stmt.get(...params);
+    },
+    version() {
+      return (this.get('pragma data_version', []) as { data_version: number }).data_version;
     },
     close() {
       db?.close();

@@ -15,4 +15,16 @@ describe('test tokens made through the provider models', () => {
     expect(auth).toEqual({ clientId, userId, scopes: ['patient/Observation.rs'], patient: 'p1', encounter: undefined, fhirUser: 'Patient/p1' });
     expect((await fhirFetch(t, 'metadata', { token })).status).toBe(200);
   });
+
+  it('a token checked a moment ago still meets every change at once (the check remembers nothing stale)', async () => {
+    const { token, clientId } = await userToken(t.app, { scope: 'user/Patient.rs', fhirUser: 'Practitioner/p' });
+    expect((await fhirFetch(t, 'Patient', { token })).status).toBe(200);
+    expect((await fhirFetch(t, 'Patient', { token })).status).toBe(200);
+    await t.app.smart.clients.setStatus(clientId, 'disabled');
+    expect((await fhirFetch(t, 'Patient', { token })).status).toBe(401);
+    await t.app.smart.clients.setStatus(clientId, 'enabled');
+    expect((await fhirFetch(t, 'Patient', { token })).status).toBe(200);
+    await t.app.db.knex('oauth_models').where({ kind: 'AccessToken', id: token }).delete();
+    expect((await fhirFetch(t, 'Patient', { token })).status).toBe(401);
+  });
 });
