@@ -7,7 +7,7 @@ import { accountFinder, type AccountSource } from './accounts.js';
 import { assertClientAssertion, checkAudience, checkLaunch, resourceServerInfo } from './hooks.js';
 import { loadSigningKeys } from './keys.js';
 import { loadGrantContext } from './state.js';
-import { decorateIntrospection, decorateTokenResponse, OIDC_SCOPE_EXTRA, oidcScopes } from './token-response.js';
+import { decorateIntrospection, decorateTokenResponse, OIDC_SCOPE_EXTRA, oidcScopes, unreadableAssertionIsInvalidClient } from './token-response.js';
 import { errorPage, loggedOutPage, logoutPage } from '../views/index.js';
 
 /**
@@ -141,5 +141,6 @@ export async function createProvider(deps: ProviderDeps): Promise<Provider> {
   provider.proxy = deps.config.trustProxy !== false;
   provider.use(decorateTokenResponse(deps.config));
   provider.use(decorateIntrospection(deps.config));
+  provider.use(unreadableAssertionIsInvalidClient());
   return provider;
 }

@@ -99,3 +99,18 @@ export function decorateIntrospection(config: Config) {
     else delete body.fhirUser;
   };
 }
+
+/**
+ * A `client_assertion` that is not a JWT at all fails client authentication like any other
+ * bad assertion: `invalid_client` with 401 (RFC 7523 §3.2, RFC 6749 §5.2), where
+ * oidc-provider answers `invalid_request` because it rejects it before a client is known.
+ */
+export function unreadableAssertionIsInvalidClient() {
+  return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
+    await next();
+    const body = ctx.body as { error?: string; error_description?: string } | undefined;
+    if (ctx.status !== 400 || body?.error !== 'invalid_request' || body.error_description !== 'invalid client_assertion format') return;
+    ctx.status = 401;
+    ctx.body = { error: 'invalid_client', error_description: 'client authentication failed: the client_assertion is not a JWT' };
+  };
+}

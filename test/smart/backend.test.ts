@@ -115,8 +115,8 @@ describe('backend services', () => {
     await refused(grant(hs), 'invalid_client');
     await refused(grant(await clientAssertion(rs, tokenUrl, {}, { kid: undefined })), 'invalid_client');
     await refused(grant(await clientAssertion(rs, tokenUrl, {}, { jku: 'https://attacker.example/jwks.json' })), 'invalid_client');
-    // With no readable assertion there is no client to name: the request itself is malformed.
-    await refused(grant('not.a.jwt'), 'invalid_request');
+    // Not a JWT at all: still a failed client authentication (RFC 7523 §3.2).
+    await refused(grant('not.a.jwt'), 'invalid_client');
   });
 
   it('grants only registered system/ scopes', async () => {
