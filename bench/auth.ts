@@ -16,10 +16,9 @@
  * KILN_TEST_DATABASE_URL (a fresh schema is created and dropped).
  */
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import type { Engine } from '../server/db/connect.js';
 import { freshDatabase } from '../test/helpers/db.js';
-import { BackendAuth, checkRunLength, startKiln, type KilnProcess } from './lib.js';
+import { BackendAuth, checkRunLength, startKiln, type KilnProcess, load as loadRun, median } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,17 +35,9 @@ checkRunLength(Number(args.duration));
 
 const TARGET = 0.85;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-async function load(url: string, label: string, headers: Record<string, string>) {
-  const result = await autocannon({ url, headers, connections: Number(args.connections), duration: Number(args.duration) });
-  const line = { label, 'req/s': Math.round(result.requests.average), 'p50 ms': result.latency.p50, 'p99 ms': result.latency.p99, errors: result.errors + result.non2xx };
-  console.log(JSON.stringify(line));
-  return line;
-}
+/** One timed run with this benchmark's settings. */
+const load = (url: string, label: string, headers: Record<string, string>) =>
+  loadRun(url, label, headers, { connections: Number(args.connections), duration: Number(args.duration) });
 
 /** Status and body of one GET, to check both servers answer alike before timing them. */
 async function probe(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {

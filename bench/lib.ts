@@ -3,6 +3,7 @@
  * server to answer, and access tokens for the FHIR API (every FHIR request but
  * `GET metadata` needs one).
  */
+import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { clientAssertion, keyPair, type BackendClient } from '../test/helpers/auth.js';
@@ -172,4 +173,18 @@ export class BackendAuth {
 /** Fails early when a load run of `seconds` could outlive a token taken just before it. */
 export function checkRunLength(seconds: number): void {
   if (!(seconds > 0 && seconds * 1000 < TOKEN_TTL_MS - 30_000)) throw new Error(`--duration must be between 0 and ${(TOKEN_TTL_MS - 30_000) / 1000} s (access tokens live 5 minutes)`);
+}
+
+/** The middle value (the upper one of an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** One autocannon run against `url`; prints and returns requests/s, latency and errors. */
+export async function load(url: string, label: string, headers: Record<string, string>, opts: { connections: number; duration: number }) {
+  const result = await autocannon({ url, headers, connections: opts.connections, duration: opts.duration });
+  const line = { label, 'req/s': Math.round(result.requests.average), 'p50 ms': result.latency.p50, 'p99 ms': result.latency.p99, errors: result.errors + result.non2xx };
+  console.log(JSON.stringify(line));
+  return line;
 }

@@ -13,10 +13,9 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import type { Engine } from '../server/db/connect.js';
 import { freshDatabase } from '../test/helpers/db.js';
-import { BackendAuth, checkRunLength, freePort, startKiln, startNode, waitFor } from './lib.js';
+import { BackendAuth, checkRunLength, freePort, startKiln, startNode, waitFor, load as loadRun, median } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,17 +29,9 @@ const { values: args } = parseArgs({
 });
 checkRunLength(Number(args.duration));
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-async function load(url: string, label: string, headers: Record<string, string>) {
-  const result = await autocannon({ url, headers, connections: Number(args.connections), duration: Number(args.duration) });
-  const line = { label, 'req/s': Math.round(result.requests.average), 'p50 ms': result.latency.p50, 'p99 ms': result.latency.p99, errors: result.errors + result.non2xx };
-  console.log(JSON.stringify(line));
-  return line;
-}
+/** One timed run with this benchmark's settings. */
+const load = (url: string, label: string, headers: Record<string, string>) =>
+  loadRun(url, label, headers, { connections: Number(args.connections), duration: Number(args.duration) });
 
 async function main() {
   const fresh = await freshDatabase(args.engine as Engine);
