@@ -1,4 +1,3 @@
-import type { Config } from '../../server/config.js';
 import type { Database } from '../../server/db/connect.js';
 import { findLaunch } from '../launch.js';
 import { hasOptedOut } from '../optout.js';
@@ -68,4 +67,3 @@ export function grantableByUser(user: InteractionUser, scopes: string[]): string
   return scopes.filter((s) => !s.startsWith('user/') && !s.startsWith('system/'));
 }
 
-export type { Config };

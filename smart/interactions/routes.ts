@@ -2,9 +2,8 @@ import express, { type Request, type Response } from 'express';
 import type Provider from 'oidc-provider';
 import type { Config } from '../../server/config.js';
 import type { Database } from '../../server/db/connect.js';
-import { OIDC_SCOPES } from '../provider/index.js';
 import { loadInteractionState, saveGrantContext, saveInteractionState } from '../provider/state.js';
-import { isResourceScope, parseScope, splitScopes } from '../scopes/index.js';
+import { isResourceScopeText, OTHER_SCOPES, splitScopes } from '../scopes/index.js';
 import type { SecretBox } from '../secrets.js';
 import { consentPage, describeScope, errorPage, loginPage, patientPickerPage, VIEW_CSP } from '../views/index.js';
 import { decideContext, grantableByUser, type InteractionUser } from './context.js';
@@ -142,19 +141,18 @@ export function interactionRoutes(deps: InteractionDeps): express.Router {
     const ticked = new Set(list(req.body, 'scope'));
     const granted = requested.filter((s) => ticked.has(s));
     const grant = new provider.Grant({ accountId: user.id, clientId: String(details.params.client_id) });
-    const oidc = granted.filter((s) => OIDC_SCOPES.includes(s));
-    const resource = granted.filter((s) => isResourceScope(safeParse(s)));
-    if (oidc.length) grant.addOIDCScope(oidc.join(' '));
-    if (resource.length) grant.addResourceScope(config.baseUrl, resource.join(' '));
+    const allowed = bySort(granted);
+    if (allowed.oidc) grant.addOIDCScope(allowed.oidc);
+    if (allowed.resource) grant.addResourceScope(config.baseUrl, allowed.resource);
     // The provider asks for consent again while any requested scope is neither granted nor
     // rejected: what the user unticked, or could not grant, is recorded as refused.
-    const refused = splitScopes(String(details.params.scope ?? '')).filter((s) => !granted.includes(s));
-    const refusedOidc = refused.filter((s) => OIDC_SCOPES.includes(s));
-    const refusedResource = refused.filter((s) => isResourceScope(safeParse(s)));
-    if (refusedOidc.length) grant.rejectOIDCScope(refusedOidc.join(' '));
-    if (refusedResource.length) grant.rejectResourceScope(config.baseUrl, refusedResource.join(' '));
+    const refused = bySort(splitScopes(String(details.params.scope ?? '')).filter((s) => !granted.includes(s)));
+    if (refused.oidc) grant.rejectOIDCScope(refused.oidc);
+    if (refused.resource) grant.rejectResourceScope(config.baseUrl, refused.resource);
     const grantId = await grant.save();
-    const context = { ...decision.context, patient: granted.includes('launch/patient') || decision.context.needPatientBanner === false || user.role === 'patient' ? decision.context.patient : undefined };
+    // The patient stays in context when asked for, when an EHR launch brought it, or when the user is that patient.
+    const keepsPatient = granted.includes('launch/patient') || typeof details.params.launch === 'string' || user.role === 'patient';
+    const context = { ...decision.context, patient: keepsPatient ? decision.context.patient : undefined };
     await saveGrantContext(db.knex, grantId, context, config.refreshTokenTtl);
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   }));
@@ -162,10 +160,7 @@ export function interactionRoutes(deps: InteractionDeps): express.Router {
   return router;
 }
 
-function safeParse(scope: string) {
-  try {
-    return parseScope(scope);
-  } catch {
-    return undefined;
-  }
+/** The OpenID and launch scopes (oidc-provider's own) and the FHIR API's resource scopes, each space-separated ('' for none). */
+function bySort(scopes: string[]): { oidc: string; resource: string } {
+  return { oidc: scopes.filter((s) => OTHER_SCOPES.includes(s)).join(' '), resource: scopes.filter(isResourceScopeText).join(' ') };
 }

@@ -2,7 +2,7 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../../server/config.js';
 import type { Database } from '../../server/db/connect.js';
 import { useLaunch } from '../launch.js';
-import { grantableScopes, parseScope, ScopeError, splitScopes } from '../scopes/index.js';
+import { grantableScopes, isResourceScopeText, ScopeError, splitScopes } from '../scopes/index.js';
 
 /**
  * The SMART rules oidc-provider has no setting for, as the hooks it calls: the `aud`
@@ -19,13 +19,6 @@ export function registeredScopes(client: SmartClient | undefined): string[] {
   return typeof client?.smart_scope === 'string' ? splitScopes(client.smart_scope) : [];
 }
 
-function isResourceScope(scope: string): boolean {
-  try {
-    return typeof parseScope(scope) === 'object';
-  } catch {
-    return false;
-  }
-}
 
 /** Maps a scope problem to OAuth's `invalid_scope` (RFC 6749 §4.1.2.1). */
 function checkedScopes(requested: string[], client: SmartClient, config: Config, grant: 'authorization_code' | 'client_credentials'): string[] {
@@ -92,7 +85,7 @@ export function resourceServerInfo(config: Config) {
       if (requested.length === 0) throw new errors.InvalidScope('scope is required (system/ scopes, e.g. system/*.rs)', '');
       scope = checkedScopes(requested, client, config, 'client_credentials');
     } else {
-      scope = candidateScopes(ctx).filter(isResourceScope);
+      scope = candidateScopes(ctx).filter(isResourceScopeText);
     }
     return {
       scope: scope.join(' '),
@@ -121,9 +114,4 @@ export function assertClientAssertion(config: Config) {
     if (typeof header.kid !== 'string' || header.kid === '') throw fail('the client assertion must name its key (kid header)');
     if (header.jku !== undefined && header.jku !== client.jwksUri) throw fail('jku must be the JWKS URL registered for the client');
   };
-}
-
-/** Every registered scope of a client that is not a resource scope: the OpenID and launch scopes oidc-provider handles itself. */
-export function oidcScopesRequested(ctx: Ctx): string[] {
-  return splitScopes(ctx.oidc.params?.scope as string | undefined).filter((s) => !isResourceScope(s));
 }

@@ -9,6 +9,7 @@ import { loadSigningKeys } from './keys.js';
 import { loadGrantContext } from './state.js';
 import { decorateIntrospection, decorateTokenResponse, OIDC_SCOPE_EXTRA, oidcScopes, unreadableAssertionIsInvalidClient } from './token-response.js';
 import { errorPage, loggedOutPage, logoutPage } from '../views/index.js';
+import { OTHER_SCOPES } from '../scopes/index.js';
 
 /**
  * The OpenID Provider / OAuth 2 authorization server of SMART App Launch 2.x, built on
@@ -25,8 +26,6 @@ export interface ProviderDeps {
   accounts: AccountSource;
 }
 
-/** The non-resource scopes (resource scopes belong to the FHIR API as a resource server). */
-export const OIDC_SCOPES = ['openid', 'fhirUser', 'profile', 'launch', 'launch/patient', 'launch/encounter', 'offline_access', 'online_access'];
 
 /** Refresh tokens for `offline_access` and, bound to the sign-in session, for `online_access`. */
 async function issueRefreshToken(_ctx: KoaContextWithOIDC, client: { grantTypeAllowed(t: string): boolean }, code: { scopes: Set<string> }) {
@@ -40,7 +39,8 @@ function configuration(deps: ProviderDeps, jwks: Configuration['jwks']): Configu
     adapter: knexAdapter(db, deps.clients),
     jwks,
     cookies: { keys: [box.derive('cookies')], long: { signed: true, sameSite: 'lax' }, short: { signed: true, sameSite: 'lax' } },
-    scopes: OIDC_SCOPES,
+    // The non-resource scopes: resource scopes belong to the FHIR API as a resource server.
+    scopes: [...OTHER_SCOPES],
     // SMART uses the code flow alone; hybrid and implicit responses would put tokens in URLs.
     responseTypes: ['code'],
     claims: { openid: ['sub'], fhirUser: ['fhirUser'], profile: ['name', 'preferred_username'] },

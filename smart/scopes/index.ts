@@ -8,6 +8,6 @@
  */
 export { covers, GrantedScopes } from './algebra.js';
 export { ScopeError } from './errors.js';
-export { parseScope, splitScopes } from './parse.js';
+export { isResourceScopeText, parseScope, splitScopes } from './parse.js';
 export { checkRegistrationScopes, grantableScopes, needsApproval } from './policy.js';
 export { isResourceScope, OTHER_SCOPES, PERMISSION_ORDER, type Permission, type ResourceScope, type ScopeContext } from './types.js';

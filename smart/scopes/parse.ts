@@ -159,3 +159,16 @@ export function splitScopes(scope: string | undefined): string[] {
   for (const token of scope.split(/[ \t\n\f\r]+/)) if (token !== '') seen.add(token);
   return [...seen];
 }
+
+/**
+ * True when `scope` is a well-formed resource scope (`patient/Observation.rs`, `system/*.read` …);
+ * false for the other scopes and for anything malformed. For sorting scopes that were checked
+ * before (a grant's, a request's), where a malformed one simply is not a resource scope.
+ */
+export function isResourceScopeText(scope: string): boolean {
+  try {
+    return typeof parseScope(scope) === 'object';
+  } catch {
+    return false;
+  }
+}
