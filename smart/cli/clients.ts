@@ -1,11 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../server/config.js';
-import { connect } from '../../server/db/connect.js';
-import { migrate } from '../../server/db/migrations.js';
 import { ClientMetadataError } from '../clients/metadata.js';
 import { ClientNotFoundError, ClientService, ClientStatusError, type StoredClient } from '../clients/service.js';
 import { loadSecretBox } from '../secrets.js';
+import { withDatabase } from './database.js';
 
 const USAGE = `Usage: kiln clients add --json FILE|-    register a client from RFC 7591 metadata plus "scope"
        kiln clients list                  list every client (never their secrets)
@@ -86,15 +84,7 @@ async function parse(args: string[]): Promise<{ sub: string; json: unknown; id: 
 }
 
 async function withRegistry<T>(fn: (clients: ClientService) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const box = loadSecretBox(config);
-  const db = connect(config.databaseUrl);
-  try {
-    await migrate(db.knex);
-    return await fn(new ClientService(db.knex, box, { allowWildcardScopes: config.allowWildcardScopes }));
-  } finally {
-    await db.close();
-  }
+  return withDatabase((config, db) => fn(new ClientService(db.knex, loadSecretBox(config), { allowWildcardScopes: config.allowWildcardScopes })));
 }
 
 function isUsageProblem(err: unknown): err is Error {

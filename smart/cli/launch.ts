@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../server/config.js';
-import { connect } from '../../server/db/connect.js';
-import { migrate } from '../../server/db/migrations.js';
 import { UserService } from '../accounts/index.js';
 import { ClientService } from '../clients/index.js';
 import { LaunchError, makeLaunch } from '../launch-route.js';
 import { loadSecretBox } from '../secrets.js';
+import { withDatabase } from './database.js';
 
 const USAGE = `Usage: kiln launch --client ID --user USERNAME [--patient ID] [--encounter ID]
 
@@ -33,22 +31,20 @@ export async function runLaunch(args: string[]): Promise<number> {
     console.error(`kiln: launch needs --client and --user\n\n${USAGE}`);
     return 2;
   }
-  const config = loadConfig();
-  const db = connect(config.databaseUrl);
+  const { client, user: username, patient, encounter } = values;
   try {
-    await migrate(db.knex);
-    const users = new UserService(db.knex);
-    const user = await users.findByUsername(values.user);
-    if (!user) throw new LaunchError(`no user "${values.user}"`);
-    const clients = new ClientService(db.knex, loadSecretBox(config), { allowWildcardScopes: config.allowWildcardScopes });
-    const out = await makeLaunch({ config, db, clients, users }, { clientId: values.client, userId: user.id, patient: values.patient, encounter: values.encounter });
+    const out = await withDatabase(async (config, db) => {
+      const users = new UserService(db.knex);
+      const user = await users.findByUsername(username);
+      if (!user) throw new LaunchError(`no user "${username}"`);
+      const clients = new ClientService(db.knex, loadSecretBox(config), { allowWildcardScopes: config.allowWildcardScopes });
+      return makeLaunch({ config, db, clients, users }, { clientId: client, userId: user.id, patient, encounter });
+    });
     console.log(JSON.stringify(out, null, 2));
     return 0;
   } catch (err) {
     if (!(err instanceof LaunchError)) throw err;
     console.error(`kiln: ${err.message}`);
     return 2;
-  } finally {
-    await db.close();
   }
 }

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../server/config.js';
-import { connect } from '../../server/db/connect.js';
-import { migrate } from '../../server/db/migrations.js';
 import { listOptOuts, optIn, optOut } from '../optout.js';
+import { withDatabase } from './database.js';
+import { isResourceId } from '../../server/fhir/ids.js';
 
 const USAGE = `Usage: kiln patients opt-out PATIENT_ID [--by NOTE]
        kiln patients opt-in PATIENT_ID
@@ -23,19 +22,15 @@ export async function runPatients(args: string[]): Promise<number> {
   }
   const id = parsed.positionals[0];
   const wantsId = sub === 'opt-out' || sub === 'opt-in';
-  if (!['opt-out', 'opt-in', 'opt-outs'].includes(sub) || (wantsId && (!id || !/^[A-Za-z0-9\-.]{1,64}$/.test(id)))) {
+  if (!['opt-out', 'opt-in', 'opt-outs'].includes(sub) || (wantsId && (!id || !isResourceId(id)))) {
     console.error(`kiln: ${wantsId ? 'a Patient id is needed' : `unknown patients command "${sub ?? ''}"`}\n\n${USAGE}`);
     return 2;
   }
-  const config = loadConfig();
-  const db = connect(config.databaseUrl);
-  try {
-    await migrate(db.knex);
+  const list = await withDatabase(async (_config, db) => {
     if (sub === 'opt-out') await optOut(db.knex, id, parsed.values.by);
     if (sub === 'opt-in' && !(await optIn(db.knex, id))) console.error(`kiln: Patient ${id} had not opted out`);
-    console.log(JSON.stringify(await listOptOuts(db.knex), null, 2));
-    return 0;
-  } finally {
-    await db.close();
-  }
+    return listOptOuts(db.knex);
+  });
+  console.log(JSON.stringify(list, null, 2));
+  return 0;
 }

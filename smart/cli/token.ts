@@ -1,10 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../server/config.js';
-import { connect } from '../../server/db/connect.js';
-import { migrate } from '../../server/db/migrations.js';
 import { createSmart, type Smart } from '../index.js';
 import { grantableScopes, ScopeError, splitScopes } from '../scopes/index.js';
+import { withDatabase } from './database.js';
 
 const USAGE = `Usage: kiln token --scope SCOPES [--client ID] [--quiet]
 
@@ -54,20 +52,17 @@ export async function runToken(args: string[]): Promise<number> {
   }
   if (values.help) return console.log(USAGE), 0;
   if (!values.scope) return console.error(`kiln: token needs --scope\n\n${USAGE}`), 2;
-  const config = loadConfig();
-  const db = connect(config.databaseUrl);
+  const { scope, client } = values;
   try {
-    await migrate(db.knex);
-    const smart = await createSmart(config, db);
-    const clientId = values.client ?? (await cliClient(smart));
-    const out = await mint(smart, clientId, splitScopes(values.scope), config.allowWildcardScopes);
+    const out = await withDatabase(async (config, db) => {
+      const smart = await createSmart(config, db);
+      return mint(smart, client ?? (await cliClient(smart)), splitScopes(scope), config.allowWildcardScopes);
+    });
     console.log(values.quiet ? out.access_token : JSON.stringify(out, null, 2));
     return 0;
   } catch (err) {
     if (!(err instanceof ScopeError)) throw err;
     console.error(`kiln: ${err.message}`);
     return 2;
-  } finally {
-    await db.close();
   }
 }

@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../server/config.js';
-import { connect } from '../../server/db/connect.js';
-import { migrate } from '../../server/db/migrations.js';
 import { AccountError, ROLES, UserService, type NewUser } from '../accounts/users.js';
+import { withDatabase } from './database.js';
 
 const USAGE = `Usage: kiln users add --username NAME (--password PASSWORD | --password-stdin)
                       --role ${ROLES.join('|')} [--fhir-user Type/id]
@@ -47,15 +45,8 @@ async function newUser(args: string[]): Promise<NewUser> {
 }
 
 async function addUser(input: NewUser): Promise<void> {
-  const config = loadConfig();
-  const db = connect(config.databaseUrl);
-  try {
-    await migrate(db.knex);
-    const user = await new UserService(db.knex).add(input);
-    console.log(JSON.stringify(user, null, 2));
-  } finally {
-    await db.close();
-  }
+  const user = await withDatabase((_config, db) => new UserService(db.knex).add(input));
+  console.log(JSON.stringify(user, null, 2));
 }
 
 /**
