@@ -7,6 +7,7 @@ import type { BearerCheck } from './bearer.js';
 import type { ClientService } from './clients/index.js';
 import { findPatient } from './interactions/patients.js';
 import { createLaunch, LAUNCH_TTL_SECONDS, type Launch } from './launch.js';
+import { isResourceId } from '../server/fhir/ids.js';
 
 /**
  * Making EHR launches (https://hl7.org/fhir/smart-app-launch/app-launch.html#launch-app-ehr-launch):
@@ -42,7 +43,7 @@ export async function makeLaunch(deps: { config: Config; db: Database; clients: 
   const user = await deps.users.findById(req.userId);
   if (!user || user.disabled) throw new LaunchError('no such active user');
   if (req.patient !== undefined && !(await findPatient(deps.db, req.patient))) throw new LaunchError(`no Patient "${req.patient}"`);
-  if (req.encounter !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(req.encounter)) throw new LaunchError(`"${req.encounter}" is not an Encounter id`);
+  if (req.encounter !== undefined && !isResourceId(req.encounter)) throw new LaunchError(`"${req.encounter}" is not an Encounter id`);
   const launch: Launch = await createLaunch(deps.db.knex, req);
   const iss = deps.config.baseUrl;
   const target = typeof client.metadata.initiate_login_uri === 'string' ? client.metadata.initiate_login_uri : undefined;

@@ -11,6 +11,7 @@ import { planSearch, runSearch, type ResourceRow, type SearchPlan, type SearchRe
 import type { AnyResource } from '../service/types.js';
 import { isResourceType } from '../validate/index.js';
 import { accessFor, asWhere, includeFilter, searchRows } from '../../smart/access/index.js';
+import { isResourceId } from '../fhir/ids.js';
 
 /**
  * search: `GET [base]/[type]?…`, `POST [base]/[type]/_search` (form-encoded parameters,
@@ -65,7 +66,7 @@ function target(req: FhirRequest, query: Record<string, string[]>): { types: str
   const inner = (req.params as Record<string, string | undefined>).compartment;
   if (type !== undefined && id !== undefined && inner !== undefined) {
     if (!isResourceType(inner)) throw notFound(`Unknown resource type "${inner}"`);
-    if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw notFound(`"${id.slice(0, 64)}" is not a resource id`);
+    if (!isResourceId(id)) throw notFound(`"${id.slice(0, 64)}" is not a resource id`);
     return { types: [inner], compartment: { type, id }, path: `${type}/${id}/${inner}` };
   }
   if (type !== undefined) return { types: [type], path: type };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { AnyResource } from '../service/types.js';
 import { ImportFailure, ordinalOf, type ImportEntry, type ImportFile } from './types.js';
+import { isResourceId } from '../fhir/ids.js';
 
 /**
  * Turning Bundle entries and NDJSON lines into resources with the ids they keep.
@@ -20,7 +21,6 @@ import { ImportFailure, ordinalOf, type ImportEntry, type ImportFile } from './t
  */
 
 /** https://hl7.org/fhir/R4/datatypes.html#id */
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const URN = /^urn:(?:uuid|oid):(.+)$/;
 const RESTFUL_TAIL = /\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 const TYPE_ID = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
@@ -87,20 +87,20 @@ function fromBundleEntry(e: BundleEntryJson, i: number, file: ImportFile): Impor
   if (fromUrl !== undefined && fromPut !== undefined && fromUrl !== fromPut) {
     throw new ImportFailure(`fullUrl ${fullUrl} and request.url name different ids`, label, `Bundle.entry[${i}].request.url`);
   }
-  const own = method === undefined && typeof resource.id === 'string' && ID.test(resource.id) ? resource.id : undefined;
+  const own = method === undefined && typeof resource.id === 'string' && isResourceId(resource.id) ? resource.id : undefined;
   resource.id = fromUrl ?? fromPut ?? own ?? derivedId(file, label);
   return { label, ordinal: ordinalOf(file, i), fullUrl, resource };
 }
 
 function fromResource(resource: AnyResource, position: number, label: string, file: ImportFile): ImportEntry {
-  if (typeof resource.id !== 'string' || !ID.test(resource.id)) resource.id = derivedId(file, label);
+  if (typeof resource.id !== 'string' || !isResourceId(resource.id)) resource.id = derivedId(file, label);
   return { label, ordinal: ordinalOf(file, position), fullUrl: undefined, resource };
 }
 
 /** The id a fullUrl gives its resource, if it gives one; a RESTful URL must name the resource's own type. */
 function idFromFullUrl(fullUrl: string, type: string, label: string, i: number): string | undefined {
   const urn = URN.exec(fullUrl);
-  if (urn) return ID.test(urn[1]) ? urn[1] : undefined;
+  if (urn) return isResourceId(urn[1]) ? urn[1] : undefined;
   const tail = RESTFUL_TAIL.exec(fullUrl);
   if (!tail) return undefined;
   if (tail[1] !== type) {

@@ -1,6 +1,7 @@
 import type { Patient } from 'fhir/r4';
 import type { Database } from '../../server/db/connect.js';
 import { planSearch, runSearch } from '../../server/search/query/index.js';
+import { isResourceId } from '../../server/fhir/ids.js';
 
 /** One row of the patient picker. */
 export interface PatientChoice {
@@ -32,7 +33,7 @@ export async function findPatients(db: Database, baseUrl: string, q: string | un
 
 /** The Patient with this id, if it exists and is not deleted. */
 export async function findPatient(db: Database, id: string): Promise<Patient | undefined> {
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) return undefined;
+  if (!isResourceId(id)) return undefined;
   const row = (await db.knex('resources').select('content').where({ resource_type: 'Patient', id, deleted: false }).first()) as { content: string } | undefined;
   return row ? (JSON.parse(row.content) as Patient) : undefined;
 }

@@ -7,6 +7,7 @@ import { MAX_INDEXED_URL } from '../types.js';
 import { unescapeValue } from './params.js';
 import { anyOf, hasIndexRow, localTarget, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
 import { tokenRows } from './token.js';
+import { isResourceId } from '../../fhir/ids.js';
 
 /**
  * Reference search: https://hl7.org/fhir/R4/search.html#reference. A value is
@@ -23,11 +24,10 @@ type RefValue =
 
 type LocalRef = Extract<RefValue, { kind: 'local' }>;
 
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /** A local `Type/id[/_history/vid]` or bare id; undefined when the text is neither. */
 function localRef(text: string): LocalRef | undefined {
-  if (ID.test(text)) return { kind: 'local', type: undefined, id: text, version: undefined };
+  if (isResourceId(text)) return { kind: 'local', type: undefined, id: text, version: undefined };
   const p = parseReference(text);
   if (!p || p.url !== null || !p.type || !p.id) return undefined;
   return { kind: 'local', type: p.type, id: p.id, version: p.version ?? undefined };

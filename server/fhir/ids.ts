@@ -1,0 +1,10 @@
+/**
+ * A resource id: 1 to 64 of `A-Z a-z 0-9 - .` (https://hl7.org/fhir/R4/datatypes.html#id).
+ * One pattern for every place that checks an id before it reaches a query or a URL.
+ */
+export const RESOURCE_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** True when `value` is a well-formed resource id. */
+export function isResourceId(value: string): boolean {
+  return RESOURCE_ID.test(value);
+}
