@@ -2,20 +2,22 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../app.js';
 import { loadConfig } from '../config.js';
 import { listImportFiles } from './files.js';
-import { importFiles, type ImportOptions } from './importer.js';
+import { DEFAULT_COMMIT_RESOURCES, DEFAULT_NDJSON_CHUNK, importFiles, type ImportOptions } from './importer.js';
 import { committedLine, failureLine, ProgressLine, summaryLine } from './progress.js';
 import { ImportUsageError } from './types.js';
 
-const USAGE = `Usage: kiln import [--verbose] PATH...
+const USAGE = `Usage: kiln import [--verbose] [--commit-size N] PATH...
 
 Loads FHIR R4 transaction/batch/collection Bundles (.json, .json.gz) and NDJSON
 (.ndjson, .ndjson.gz) from the files and folders given (folders recursively, by name).
-Each Bundle file loads in one transaction; NDJSON files commit per chunk of resources.
+Each Bundle file loads or fails as a whole; NDJSON files per chunk of ${DEFAULT_NDJSON_CHUNK} resources.
+Consecutive files share a transaction until it holds N resources (or after a second).
 Resources keep their ids (urn:uuid fullUrls included), so a re-run adds nothing.
 The database comes from DATABASE_URL; KILN_AUTO_PROVENANCE=false records no Provenance.
 
-  -v, --verbose   print "committed FILE N resources" as each transaction commits
-  -h, --help      show this help`;
+  -v, --verbose        print "committed FILE N resources" once each file has committed
+      --commit-size N  resources per transaction (default ${DEFAULT_COMMIT_RESOURCES}; 1 = a commit per file)
+  -h, --help           show this help`;
 
 /**
  * `kiln import PATH...`. Exit code 0 when every file loaded, 1 when some failed, 2 for a
@@ -24,13 +26,13 @@ The database comes from DATABASE_URL; KILN_AUTO_PROVENANCE=false records no Prov
  * See: https://hl7.org/fhir/R4/bundle.html and https://hl7.org/fhir/R4/nd-json.html
  */
 export async function runImport(args: string[]): Promise<number> {
-  let values: { verbose?: boolean; help?: boolean };
+  let values: { verbose?: boolean; help?: boolean; 'commit-size'?: string };
   let paths: string[];
   try {
     const parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
+      options: { verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' }, 'commit-size': { type: 'string' } },
     });
     values = parsed.values;
     paths = parsed.positionals;
@@ -46,10 +48,15 @@ export async function runImport(args: string[]): Promise<number> {
     console.error(`kiln import: name at least one file or folder\n\n${USAGE}`);
     return 2;
   }
-  return importCommand(paths, values.verbose === true);
+  const commitSize = values['commit-size'] === undefined ? DEFAULT_COMMIT_RESOURCES : Number(values['commit-size']);
+  if (!Number.isInteger(commitSize) || commitSize < 1) {
+    console.error(`kiln import: --commit-size must be a whole number of resources, at least 1\n\n${USAGE}`);
+    return 2;
+  }
+  return importCommand(paths, values.verbose === true, commitSize);
 }
 
-async function importCommand(paths: string[], verbose: boolean): Promise<number> {
+async function importCommand(paths: string[], verbose: boolean, commitSize: number): Promise<number> {
   const config = loadConfig();
   let files;
   try {
@@ -66,7 +73,7 @@ async function importCommand(paths: string[], verbose: boolean): Promise<number>
   const app = await createApp({ ...config, logLevel: 'warn' });
   try {
     const progress = process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
-    const summary = await importFiles(app, files, outputs(config.autoProvenance, verbose, progress));
+    const summary = await importFiles(app, files, { ...outputs(config.autoProvenance, verbose, progress), commitResources: commitSize });
     progress?.finish();
     console.log(summaryLine(summary));
     return summary.failed.length > 0 ? 1 : 0;
@@ -83,7 +90,7 @@ function outputs(autoProvenance: boolean, verbose: boolean, progress: ProgressLi
     onCommitted: verbose
       ? (file, n, lines) => {
           progress?.clear();
-          // Written synchronously so that it is out before the next transaction starts.
+          // Written synchronously, right after the commit and before anything else is loaded.
           process.stdout.write(`${committedLine(file.path, n, lines)}\n`);
         }
       : undefined,

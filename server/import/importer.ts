@@ -4,7 +4,8 @@ import { FhirError } from '../errors.js';
 import { withBulkCheckpoints } from './checkpoints.js';
 import { bundleEntries, lineEntry } from './entries.js';
 import { listImportFiles, readLines, readWhole } from './files.js';
-import { commitBatch, prepareBatch, type LoadContext } from './load.js';
+import { CommitFailed, CommitGroup } from './group.js';
+import { loadBatch, prepareBatch, type LoadContext } from './load.js';
 import { ReferenceResolver } from './resolve.js';
 import { scanFiles } from './scan.js';
 import { ImportFailure, type ImportEntry, type ImportFile } from './types.js';
@@ -15,21 +16,25 @@ import { ImportFailure, type ImportEntry, type ImportFile } from './types.js';
  * Two passes. The first reads every file once and records fullUrls, identifiers and
  * where each resource occurs (`scanFiles`), so references resolve across files in any
  * order. The second loads the files one at a time:
- * - a Bundle file in one transaction: a failing file leaves nothing of itself, the
- *   files before it stay loaded, the import goes on with the next file;
- * - an NDJSON file in chunks of `ndjsonChunk` resources, one transaction each, since
- *   such a file may be far larger than memory: a failing chunk leaves nothing of itself
- *   but the chunks before it stay, and the rest of the file is not loaded.
+ * - a Bundle file as one unit: a failing file leaves nothing of itself, the files
+ *   before it stay loaded, the import goes on with the next file;
+ * - an NDJSON file in chunks of `ndjsonChunk` resources, one unit each, since such a
+ *   file may be far larger than memory: a failing chunk leaves nothing of itself but
+ *   the chunks before it stay, and the rest of the file is not loaded.
+ * Consecutive units share a transaction, each in its own savepoint (`CommitGroup`), and
+ * are reported once that transaction has committed.
  *
  * See: https://hl7.org/fhir/R4/bundle.html, https://hl7.org/fhir/R4/nd-json.html and
  * https://hl7.org/fhir/uv/bulkdata/
  */
 
 export interface ImportOptions {
-  /** One Provenance per transaction, naming everything it wrote (`KILN_AUTO_PROVENANCE`). */
+  /** One Provenance per file (or NDJSON chunk), naming everything it wrote (`KILN_AUTO_PROVENANCE`). */
   autoProvenance: boolean;
-  /** Resources per transaction in NDJSON files. */
+  /** Resources per NDJSON chunk (the unit that loads or fails as a whole). */
   ndjsonChunk?: number;
+  /** Resources after which the shared transaction commits (a file or chunk is never split). */
+  commitResources?: number;
   /** After each file of the first pass. */
   onScan?: (filesScanned: number, filesTotal: number) => void;
   /** After each commit and each failed file. */
@@ -70,8 +75,11 @@ export interface ImportSummary {
   ndjsonChunk?: number;
 }
 
-/** Resources per NDJSON transaction: large enough to amortise a commit, small enough to stay short. */
+/** Resources per NDJSON chunk: what a failing line takes down with it. */
 export const DEFAULT_NDJSON_CHUNK = 2000;
+
+/** Resources per commit: large enough to amortise it (see `CommitGroup`), small enough to keep it short. */
+export const DEFAULT_COMMIT_RESOURCES = 5000;
 
 /** Imports the files and folders named by `paths` (see `listImportFiles` for the order). */
 export async function importPaths(app: App, paths: string[], opts: ImportOptions): Promise<ImportSummary> {
@@ -82,47 +90,87 @@ export async function importPaths(app: App, paths: string[], opts: ImportOptions
 export async function importFiles(app: App, files: ImportFile[], opts: ImportOptions): Promise<ImportSummary> {
   const startedAt = Date.now();
   const index = await scanFiles(files, (n) => opts.onScan?.(n, files.length));
-  const ctx: LoadContext = { app, index, resolver: new ReferenceResolver(index, app.db.knex), autoProvenance: opts.autoProvenance };
+  const ctx: LoadContext = { app, index, resolver: new ReferenceResolver(index), autoProvenance: opts.autoProvenance };
   const chunk = opts.ndjsonChunk ?? DEFAULT_NDJSON_CHUNK;
-  const reports: FileReport[] = [];
+  const group = new CommitGroup<Unit>(app.db, opts.commitResources ?? DEFAULT_COMMIT_RESOURCES);
+  const reports = files.map((file): FileReport => ({ file, resources: 0, written: 0 }));
+  let filesDone = 0;
   let resourcesDone = 0;
   const progress = () =>
-    opts.onProgress?.({ filesDone: reports.length, filesTotal: files.length, resourcesDone, resourcesTotal: index.resources, startedAt });
-  const committed = (file: ImportFile, entries: ImportEntry[], lines?: string) => {
-    resourcesDone += entries.length;
-    opts.onCommitted?.(file, entries.length, lines);
+    opts.onProgress?.({ filesDone, filesTotal: files.length, resourcesDone, resourcesTotal: index.resources, startedAt });
+  const fail = (report: FileReport, err: unknown) => {
+    if (report.failure) return;
+    report.failure = asFailure(err);
+    opts.onFailed?.(report);
+  };
+  /** Commits the group; reports its units as committed, or their files as failed. */
+  const commit = async () => {
+    let units: Unit[];
+    try {
+      units = await group.commit();
+    } catch (err) {
+      if (!(err instanceof CommitFailed)) throw err;
+      for (const u of err.pending as Unit[]) fail(u.report, err.cause);
+      return;
+    }
+    // A unit of a file that failed later (a bad NDJSON chunk) stays, as the units before it.
+    for (const u of units) {
+      u.report.resources += u.resources;
+      u.report.written += u.written;
+      resourcesDone += u.resources;
+      opts.onCommitted?.(u.report.file, u.resources, u.lines);
+    }
     progress();
   };
   await withBulkCheckpoints(app.db, async () => {
-    for (const file of files) {
-      const report = await importFile(ctx, file, chunk, committed);
-      reports.push(report);
-      if (report.failure) opts.onFailed?.(report);
-      progress();
+    try {
+      for (const report of reports) {
+        try {
+          await importFile(ctx, group, report, chunk, async () => {
+            if (group.due) await commit();
+          });
+        } catch (err) {
+          fail(report, err);
+        }
+        filesDone++;
+        progress();
+      }
+      await commit();
+    } finally {
+      await group.abandon();
     }
   });
   await refreshStatistics(app.db);
   return summarize(reports, startedAt, files.some((f) => f.format === 'ndjson') ? chunk : undefined);
 }
 
-type Committed = (file: ImportFile, entries: ImportEntry[], lines?: string) => void;
+/** One loaded Bundle file or NDJSON chunk, waiting for its group to commit. */
+interface Unit {
+  report: FileReport;
+  resources: number;
+  written: number;
+  lines?: string;
+}
 
-async function importFile(ctx: LoadContext, file: ImportFile, chunk: number, committed: Committed): Promise<FileReport> {
-  const report: FileReport = { file, resources: 0, written: 0 };
+/**
+ * Loads one file into the group: a Bundle as one unit, an NDJSON file chunk by chunk.
+ * `between` runs after each unit (the group may commit there). Throws what failed.
+ */
+async function importFile(ctx: LoadContext, group: CommitGroup<Unit>, report: FileReport, chunk: number, between: () => Promise<void>): Promise<void> {
+  const { file } = report;
   const load = async (entries: ImportEntry[], lines?: string) => {
-    await prepareBatch(ctx, entries);
-    const { written } = await commitBatch(ctx, file, entries);
-    report.resources += entries.length;
-    report.written += written;
-    committed(file, entries, lines);
+    await group.run(
+      entries.length,
+      async (trx) => {
+        await prepareBatch(ctx, trx, entries);
+        return loadBatch(ctx, trx, file, entries);
+      },
+      ({ written }) => ({ report, resources: entries.length, written, lines }),
+    );
+    await between();
   };
-  try {
-    if (file.format === 'bundle') await load(bundleEntries(await readWhole(file), file));
-    else await loadLines(file, chunk, load);
-  } catch (err) {
-    report.failure = asFailure(err);
-  }
-  return report;
+  if (file.format === 'bundle') await load(bundleEntries(await readWhole(file), file));
+  else await loadLines(file, chunk, load);
 }
 
 /** Streams an NDJSON file, loading each chunk of `chunk` resources as it fills. */

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
+import type { Knex } from 'knex';
 import type { App } from '../app.js';
-import { inTransaction } from '../db/transaction.js';
 import { FhirError } from '../errors.js';
 import { loadResources } from '../service/load.js';
 import { recordProvenance, SERVER_ACTOR, SERVER_DEVICE } from '../service/provenance.js';
@@ -11,10 +11,10 @@ import type { ImportIndex } from './scan.js';
 import { ImportFailure, type ImportEntry, type ImportFile } from './types.js';
 
 /**
- * Loading one batch of entries (a whole Bundle file, or a chunk of an NDJSON file):
- * references rewritten and every resource validated before the transaction opens, so the
- * write lock is held for the writes only; then one transaction stores the resources,
- * their search index rows and one Provenance naming all of them.
+ * Loading one batch of entries (a whole Bundle file, or a chunk of an NDJSON file) in
+ * the transaction (a savepoint) the importer gives it: references rewritten and every
+ * resource validated before anything is written; then the resources, their search
+ * index rows and one Provenance naming all of them.
  *
  * See: https://hl7.org/fhir/R4/bundle.html and https://hl7.org/fhir/R4/provenance.html
  */
@@ -42,8 +42,8 @@ const MAX_ISSUES = 3;
  * Rewrites the references of `entries` and validates each resource as the server
  * validates any write. Throws `ImportFailure` naming the first entry at fault.
  */
-export async function prepareBatch(ctx: LoadContext, entries: ImportEntry[]): Promise<void> {
-  await ctx.resolver.rewrite(entries);
+export async function prepareBatch(ctx: LoadContext, trx: Knex.Transaction, entries: ImportEntry[]): Promise<void> {
+  await ctx.resolver.rewrite(trx, entries);
   for (const e of entries) validateEntry(e);
 }
 
@@ -62,17 +62,15 @@ function validateEntry(e: ImportEntry): void {
 }
 
 /**
- * Stores a prepared batch in one transaction: all of it, its index rows and its
- * Provenance commit together or not at all.
+ * Stores a prepared batch in `trx`: all of it, its index rows and its Provenance, which
+ * commit (or roll back) together with that transaction.
  */
-export async function commitBatch(ctx: LoadContext, file: ImportFile, entries: ImportEntry[]): Promise<BatchResult> {
-  return inTransaction(ctx.app.db, async (trx) => {
-    const session = new WriteSession(trx, new Date().toISOString());
-    const resources = await withoutSuperseded(ctx, session, entries);
-    const { written } = await loadResources(ctx.app.resources, session, resources);
-    if (ctx.autoProvenance) await recordProvenance(ctx.app.resources, session, importProvenance(file), true);
-    return { written, unchanged: entries.length - written };
-  });
+export async function loadBatch(ctx: LoadContext, trx: Knex.Transaction, file: ImportFile, entries: ImportEntry[]): Promise<BatchResult> {
+  const session = new WriteSession(trx, new Date().toISOString());
+  const resources = await withoutSuperseded(ctx, session, entries);
+  const { written } = await loadResources(ctx.app.resources, session, resources);
+  if (ctx.autoProvenance) await recordProvenance(ctx.app.resources, session, importProvenance(file), true);
+  return { written, unchanged: entries.length - written };
 }
 
 /**

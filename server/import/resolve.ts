@@ -23,21 +23,19 @@ type Resolution = { target: string } | { error: string } | null;
 const LOOKUP_CHUNK = 500;
 
 export class ReferenceResolver {
-  constructor(
-    private readonly index: ImportIndex,
-    private readonly knex: Knex,
-  ) {}
+  constructor(private readonly index: ImportIndex) {}
 
   /**
    * Rewrites, in place, every reference of `entries` that names an entry of the import
    * or a stored resource. Throws `ImportFailure` naming the entry and element of the
-   * first reference that cannot be resolved.
+   * first reference that cannot be resolved. Stored resources are looked up through
+   * `knex`: the import's transaction, which also sees what it has loaded so far.
    */
-  async rewrite(entries: ImportEntry[]): Promise<void> {
+  async rewrite(knex: Knex, entries: ImportEntry[]): Promise<void> {
     const sites: ReferenceSite[] = [];
     for (const e of entries) referenceSites(e, sites);
     if (sites.length === 0) return;
-    const resolved = await this.resolveAll(new Set(sites.map((s) => s.value)));
+    const resolved = await this.resolveAll(knex, new Set(sites.map((s) => s.value)));
     for (const site of sites) {
       const r = resolved.get(site.value) ?? null;
       if (r === null) continue;
@@ -46,7 +44,7 @@ export class ReferenceResolver {
     }
   }
 
-  private async resolveAll(values: Set<string>): Promise<Map<string, Resolution>> {
+  private async resolveAll(knex: Knex, values: Set<string>): Promise<Map<string, Resolution>> {
     const out = new Map<string, Resolution>();
     const byId = new Map<string, string>();
     const conditionals = new Map<string, ConditionalReference>();
@@ -56,8 +54,8 @@ export class ReferenceResolver {
       else if (cond) conditionals.set(v, cond);
       else out.set(v, this.fromIndex(v, byId));
     }
-    await this.fromStoredIds(byId, out);
-    for (const [v, cond] of conditionals) out.set(v, await this.conditional(v, cond));
+    await this.fromStoredIds(knex, byId, out);
+    for (const [v, cond] of conditionals) out.set(v, await this.conditional(knex, v, cond));
     return out;
   }
 
@@ -72,11 +70,11 @@ export class ReferenceResolver {
   }
 
   /** `urn:uuid:X` of a resource loaded before this import: the stored resource with id X, of whatever type. */
-  private async fromStoredIds(byId: Map<string, string>, out: Map<string, Resolution>): Promise<void> {
+  private async fromStoredIds(knex: Knex, byId: Map<string, string>, out: Map<string, Resolution>): Promise<void> {
     const ids = [...byId.keys()];
     const types = new Map<string, string[]>();
     for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
-      const rows: { resource_type: string; id: string }[] = await this.knex('resources')
+      const rows: { resource_type: string; id: string }[] = await knex('resources')
         .select('resource_type', 'id')
         .whereIn('id', ids.slice(i, i + LOOKUP_CHUNK))
         .where('deleted', false);
@@ -90,9 +88,9 @@ export class ReferenceResolver {
   }
 
   /** The one resource with the identifier, among this import's entries and the stored resources. */
-  private async conditional(value: string, c: ConditionalReference): Promise<Resolution> {
+  private async conditional(knex: Knex, value: string, c: ConditionalReference): Promise<Resolution> {
     const ids = new Set(this.index.byIdentifier(c.type, c.system, c.value));
-    for (const id of await this.storedWithIdentifier(c)) ids.add(id);
+    for (const id of await this.storedWithIdentifier(knex, c)) ids.add(id);
     if (ids.size === 1) return { target: `${c.type}/${[...ids][0]}` };
     if (ids.size === 0) return { error: `${value} matches no ${c.type} in this import or the database` };
     const some = [...ids].slice(0, 5).map((id) => `${c.type}/${id}`);
@@ -100,8 +98,8 @@ export class ReferenceResolver {
   }
 
   /** Ids from the search index rows of the `identifier` parameter (written with every stored version). */
-  private async storedWithIdentifier(c: ConditionalReference): Promise<string[]> {
-    const q = this.knex('search_token')
+  private async storedWithIdentifier(knex: Knex, c: ConditionalReference): Promise<string[]> {
+    const q = knex('search_token')
       .distinct('resource_id')
       .where({ resource_type: c.type, code: 'identifier', value: c.value });
     if (c.system === '') q.whereNull('system');
