@@ -2,7 +2,7 @@ import { badRequest } from '../../errors.js';
 import { clip } from '../normalize.js';
 import { parseReference } from '../reference.js';
 import type { SearchParamDef } from '../registry.js';
-import { isResourceType } from '../../validate/index.js';
+import { isResourceType, resourceTypes } from '../../validate/index.js';
 import { MAX_INDEXED_URL } from '../types.js';
 import { unescapeValue } from './params.js';
 import { anyOf, hasIndexRow, localTarget, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
@@ -70,7 +70,9 @@ function parseRef(raw: string, def: SearchParamDef, typeModifier: string | undef
 function matchRef(qb: QB, t: string, v: RefValue, baseUrl: string): void {
   if (v.kind === 'url') qb.where(`${t}.url`, v.url);
   else {
+    // A bare id means any type; naming them all lets the `_target` index (type first) seek.
     if (v.type !== undefined) qb.where(`${t}.target_type`, v.type);
+    else qb.whereIn(`${t}.target_type`, resourceTypes() as string[]);
     qb.where(`${t}.target_id`, v.id);
     localTarget(qb, t, baseUrl);
   }

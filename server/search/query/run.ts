@@ -3,7 +3,7 @@ import { badRequest } from '../../errors.js';
 import { resolveIncludes, type ResourceRow } from './include.js';
 import { ROOT, type SearchPlan } from './plan.js';
 import { afterKeys, encodeCursor, orderByKeys, selectKeys, type SortKey } from './sort.js';
-import type { QB } from './sql.js';
+import { applyAll, type QB } from './sql.js';
 
 /**
  * Runs a planned search: the page by keyset, the total when asked, the includes.
@@ -33,7 +33,7 @@ export function matchQuery(exec: Exec, plan: Pick<SearchPlan, 'types' | 'filters
   const q = exec(`resources as ${ROOT}`).where(`${ROOT}.deleted`, false);
   if (plan.types?.length === 1) q.where(`${ROOT}.resource_type`, plan.types[0]);
   else if (plan.types) q.whereIn(`${ROOT}.resource_type`, plan.types);
-  for (const where of plan.filters.wheres) where(q);
+  applyAll(q, plan.filters.wheres);
   return q;
 }
 

@@ -62,15 +62,37 @@ export function ownerKey(owner: Owner): string | string[] {
 }
 
 /**
- * `owner [NOT] IN (select resource_id from search_<kind> t where t.code = ? and <match>)`:
- * "the owner has a row matching `match`" (leave `match` out to test mere presence, for
- * `:missing`).
+ * A condition on an index table that can be checked two ways: as an uncorrelated
+ * `owner IN (subquery)` (the Where itself), which builds the matching set once from the
+ * table's `_lookup` index and can drive the search, or as a correlated `EXISTS` probe
+ * (`probe`), which looks at the rows of one candidate resource through the `_resource`
+ * index. `rank` says how selective the condition usually is (lower: fewer rows).
+ */
+export interface IndexCondition extends Where {
+  probe: Where;
+  rank: number;
+}
+
+/**
+ * How selective a condition on each table usually is, lower first: a reference names one
+ * target; a token one code of a code system; a string a prefix; a date, number or
+ * quantity often a range over much of the table.
+ */
+const RANK: Record<IndexKind, number> = { reference: 0, token: 1, uri: 1, string: 2, number: 3, quantity: 3, date: 3 };
+
+/**
+ * "The owner has a row in search_<kind> with this code matching `match`" (leave `match`
+ * out to test mere presence, for `:missing`), or with `negate`, "has none".
  *
- * Written as an uncorrelated IN rather than a correlated EXISTS on purpose: both
- * engines then build the matching set once, from the `_lookup` index, whatever their
- * statistics say. Correlated, SQLite without ANALYZE statistics (and a freshly loaded
- * PostgreSQL) picked the `_lookup` index for every outer row, and a search over 40,000
- * Observations took seconds to minutes instead of milliseconds.
+ * As the Where itself it is an uncorrelated `owner [NOT] IN (select resource_id …)`: both
+ * engines build the matching set once from the `_lookup` index, whatever their
+ * statistics say. That is the right plan for the condition that drives a search, but a
+ * bad one for the others: `code=8867-4` alone matches about a tenth of a big database's
+ * Observations, all materialised to be intersected with one patient's few hundred. So
+ * `matchQuery` lets the most selective condition drive and checks every other one with
+ * its `probe`, a correlated `EXISTS` on the candidate's own rows. On SQLite the probe
+ * names the `_resource` index (`INDEXED BY`): without ANALYZE statistics, SQLite would
+ * otherwise pick the `_lookup` index for every candidate, which is the slow plan again.
  */
 export function hasIndexRow(
   env: QueryEnv,
@@ -79,16 +101,47 @@ export function hasIndexRow(
   code: string,
   match?: (qb: QB, t: string) => void,
   negate = false,
-): Where {
+): IndexCondition {
   const t = env.alias('s');
+  const table = SEARCH_TABLES[kind];
+  const matching = (qb: QB): void => {
+    qb.where(`${t}.code`, code);
+    if (match) qb.where((w: QB) => match(w, t));
+  };
   const sub = function (this: QB): void {
-    if (owner.type !== undefined) this.select(`${t}.resource_id`).from(`${SEARCH_TABLES[kind]} as ${t}`).where(`${t}.resource_type`, owner.type);
-    else this.select(`${t}.resource_type`, `${t}.resource_id`).from(`${SEARCH_TABLES[kind]} as ${t}`);
-    this.where(`${t}.code`, code);
-    if (match) this.where((w: QB) => match(w, t));
+    if (owner.type !== undefined) this.select(`${t}.resource_id`).from(`${table} as ${t}`).where(`${t}.resource_type`, owner.type);
+    else this.select(`${t}.resource_type`, `${t}.resource_id`).from(`${table} as ${t}`);
+    matching(this);
+  };
+  const correlated = function (this: QB): void {
+    const sqlite = (this as unknown as { client: { dialect: string } }).client.dialect !== 'postgresql';
+    if (sqlite) this.select(this.client.raw('1')).fromRaw(`"${table}" as "${t}" indexed by "${table}_resource"`);
+    else this.select(this.client.raw('1')).from(`${table} as ${t}`);
+    this.whereRaw('?? = ??', [`${t}.resource_type`, `${owner.alias}.resource_type`]).whereRaw('?? = ??', [`${t}.resource_id`, `${owner.alias}.id`]);
+    matching(this);
   };
   const key = ownerKey(owner) as string;
-  return (qb) => void (negate ? qb.whereNotIn(key, sub) : qb.whereIn(key, sub));
+  const where: Where = (qb) => void (negate ? qb.whereNotIn(key, sub) : qb.whereIn(key, sub));
+  const probe: Where = (qb) => void (negate ? qb.whereNotExists(correlated) : qb.whereExists(correlated));
+  // A negated condition matches most rows: it never drives.
+  return Object.assign(where, { probe, rank: negate ? Number.POSITIVE_INFINITY : RANK[kind] });
+}
+
+/** True for a condition `hasIndexRow` made. */
+export function isIndexCondition(where: Where): where is IndexCondition {
+  return typeof (where as Partial<IndexCondition>).probe === 'function';
+}
+
+/**
+ * Applies `wheres` (all must hold) to `qb`: the most selective index condition as a set
+ * the search is driven from, every other index condition as a per-row probe (see
+ * `hasIndexRow`), other conditions as they are.
+ */
+export function applyAll(qb: QB, wheres: readonly Where[]): void {
+  let driver: IndexCondition | undefined;
+  for (const w of wheres) if (isIndexCondition(w) && w.rank < (driver?.rank ?? Number.POSITIVE_INFINITY)) driver = w;
+  // Without a condition to drive from, the sets are the better plan for all of them.
+  for (const w of wheres) (driver === undefined || w === driver || !isIndexCondition(w) ? w : w.probe)(qb);
 }
 
 /** OR of one condition per value, in a group of its own. */
