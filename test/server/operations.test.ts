@@ -131,6 +131,9 @@ describe('kiln serve as a process', () => {
     expect(err.split('\n').filter((l) => l && !/^oidc-provider WARNING: Unsupported runtime/.test(l))).toEqual([]);
     expect(out).toContain('"shutting down"');
     expect(out).not.toContain('InFlightSecretName');
+    // Log lines name their fields; no header (and so no token) is ever among them.
+    expect(out).toContain('"path":"/fhir/r4/Group/_history"');
+    expect(out).not.toContain(granted.body.access_token);
   });
 });
 
