@@ -6,7 +6,9 @@
  * client registered for the run (`system/*.rs`, through `kiln clients add`); the load
  * runs get a fresh token each.
  *
- *   node --import tsx bench/search.ts --database sqlite:/path/kiln.sqlite [--samples 200] [--duration 5]
+ *   node --import tsx bench/search.ts --database sqlite:/path/kiln.sqlite [--samples 200] [--duration 5] [--explain]
+ *
+ * `--explain` also prints each search's query plan (bench/explain.ts).
  *
  * Load the database first, e.g. `DATABASE_URL=sqlite:/tmp/big.sqlite kiln seed --patients 2000`
  * (about a million resources) or `kiln import ../shared/data/synthea-r4`. A PostgreSQL
@@ -14,6 +16,7 @@
  */
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { explainSearch, withDatabase } from './explain.js';
 import { BackendAuth, checkRunLength, startKiln } from './lib.js';
 
 const { values: args } = parseArgs({
@@ -21,6 +24,7 @@ const { values: args } = parseArgs({
     database: { type: 'string' },
     samples: { type: 'string', default: '200' },
     duration: { type: 'string', default: '5' },
+    explain: { type: 'boolean', default: false },
   },
 });
 if (!args.database) throw new Error('--database is required (sqlite:PATH or postgres://...)');
@@ -55,7 +59,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** Searches whose plans `--explain` prints after the timings: [label, URL]. */
+const explained: [string, string][] = [];
+
 async function measure(label: string, url: string) {
+  if (!label.startsWith('baseline')) explained.push([label, url]);
   const times: number[] = [];
   let entries = 0;
   for (let i = 0; i < Number(args.samples); i++) {
@@ -109,6 +117,11 @@ async function main() {
     await measure('Encounter?patient&_revinclude=Provenance:target', `${base}/Encounter?patient=${s.patientId}&_revinclude=Provenance:target`);
     await measure('Condition?subject:Patient.name=', `${base}/Condition?subject:Patient.name=${encodeURIComponent(s.family)}`);
     await measure('Observation?_count=50, page 200 by next links', await deepPage(base, 200));
+    if (args.explain) {
+      await withDatabase(args.database as string, async (db) => {
+        for (const [label, url] of explained) console.log(`\n${label}\n${await explainSearch(db, base, url.slice(base.length + 1))}`);
+      });
+    }
   } finally {
     // The database outlives the run: the run's client should not keep working.
     if (auth) await auth.disable(kiln);

@@ -49,14 +49,20 @@ function keyValues(row: KeyedRow, keys: SortKey[]): (string | number)[] {
   return keys.map((_, i) => row[`k${i}`] as string | number);
 }
 
-/** One page in sort order, with whether more rows lie beyond it in the reading direction. */
-async function page(exec: Exec, plan: SearchPlan): Promise<{ rows: KeyedRow[]; more: boolean }> {
+/** The statement of one page: the matches in sort order after the cursor, one more than the page holds. */
+export function pageQuery(exec: Exec, plan: SearchPlan): QB {
   const backwards = plan.cursor?.backwards ?? false;
   const q = matchQuery(exec, plan).select(`${ROOT}.resource_type`, `${ROOT}.id`, `${ROOT}.content`);
   selectKeys(q, exec, plan.keys);
   if (plan.cursor) afterKeys(q, plan.keys, plan.cursor.values, backwards);
   orderByKeys(q, plan.keys, backwards);
-  const rows = (await checkSize(q.limit(plan.count + 1))) as KeyedRow[];
+  return checkSize(q.limit(plan.count + 1));
+}
+
+/** One page in sort order, with whether more rows lie beyond it in the reading direction. */
+async function page(exec: Exec, plan: SearchPlan): Promise<{ rows: KeyedRow[]; more: boolean }> {
+  const backwards = plan.cursor?.backwards ?? false;
+  const rows = (await pageQuery(exec, plan)) as KeyedRow[];
   const more = rows.length > plan.count;
   const kept = rows.slice(0, plan.count);
   return { rows: backwards ? kept.reverse() : kept, more };
