@@ -13,6 +13,7 @@ import { fhirApi } from './http/adapter.js';
 import { FHIR_JSON } from './http/negotiate.js';
 import { createLogger } from './log.js';
 import { SERVER_ACTOR, SERVER_DEVICE_RESOURCE } from './service/provenance.js';
+import { startSearchReadiness } from './search/readiness-sync.js';
 import { ResourceService } from './service/resources.js';
 import { WriteSession } from './service/types.js';
 import { actorOf } from '../smart/bearer.js';
@@ -45,6 +46,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const log = opts.log ?? createLogger(config.logLevel);
   const db = opts.db ?? connect(config.databaseUrl);
   await migrate(db.knex);
+  const searchReadiness = await startSearchReadiness(config, db, log);
   const resources = new ResourceService(db, new ResourceStore(db), { autoProvenance: config.autoProvenance });
   await ensureServerDevice(resources);
   const smart = await createSmart(config, db);
@@ -84,7 +86,11 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     else if (underBase(req.url ?? '/', config.basePath)) void fhir(req, res);
     else app(req, res);
   };
-  return { app, handler, db, resources, smart, log, close: () => (opts.db ? Promise.resolve() : db.close()) };
+  const close = async (): Promise<void> => {
+    searchReadiness.stop();
+    if (!opts.db) await db.close();
+  };
+  return { app, handler, db, resources, smart, log, close };
 }
 
 /** `[base]/.well-known/smart-configuration` (https://hl7.org/fhir/smart-app-launch/conformance.html#using-well-known): public, and readable by browser apps from any origin. */

@@ -7,6 +7,8 @@ Commands:
   serve                         run the FHIR server (configuration from the environment)
   import PATH...                load FHIR Bundles (.json, .json.gz) and NDJSON (.ndjson, .ndjson.gz)
   seed [--patients N] [--seed S] write deterministic synthetic sample data
+  reindex [--type T]... [--all] rebuild the search index after a change of search parameters
+                                (kiln reindex --help)
   users add --username U ...    add a user of the authorization server (kiln users --help)
   launch --client ID --user U [--patient P] [--encounter E]
                                 make an EHR launch of an app (kiln launch --help)
@@ -34,6 +36,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'import': {
         const { runImport } = await import('./import/cli.js');
         return await runImport(rest);
+      }
+      case 'reindex': {
+        const { runReindex } = await import('./search/reindex-cli.js');
+        return await runReindex(rest);
       }
       case 'users': {
         const { runUsers } = await import('../smart/cli/users.js');

@@ -44,6 +44,8 @@ export interface Config {
   trustProxy: boolean | number;
   /** `NODE_ENV=production`: refuse an insecure public base URL. */
   production: boolean;
+  /** A JSON file of custom SearchParameters (a Bundle, or one resource), checked at start-up. */
+  searchParameters: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -149,6 +151,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     tlsKey,
     trustProxy: trustProxy(env),
     production: env.NODE_ENV === 'production',
+    searchParameters: env.KILN_SEARCH_PARAMETERS || undefined,
     ...overrides,
   };
   if (config.defaultPageSize > config.maxPageSize) {

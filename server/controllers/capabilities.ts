@@ -5,7 +5,7 @@ import { capabilitySecurity } from '../../smart/discovery.js';
 import type { Config } from '../config.js';
 import type { Route } from '../http/routes.js';
 import { projectRoot } from '../paths.js';
-import { searchCapabilities } from '../search/query/capabilities.js';
+import { searchCapabilities, searchCapabilitiesKey } from '../search/query/capabilities.js';
 import { resourceTypes } from '../validate/index.js';
 
 type Template = CapabilityStatement & { rest: (CapabilityStatement['rest'] & object)[number] & { resourceDefaults?: Record<string, unknown> }[] };
@@ -21,7 +21,7 @@ let cached: { key: string; statement: CapabilityStatement } | undefined;
  * See: https://hl7.org/fhir/R4/capabilitystatement.html
  */
 export function capabilityStatement(routes: Route[], config: Config): CapabilityStatement {
-  const key = `${config.baseUrl} ${config.issuer} ${config.conditionalDelete}`;
+  const key = `${config.baseUrl} ${config.issuer} ${config.conditionalDelete} ${searchCapabilitiesKey()}`;
   if (cached?.key === key) return cached.statement;
   const template = JSON.parse(readFileSync(join(projectRoot(), 'capability.json'), 'utf8')) as Template;
   const [rest] = template.rest;

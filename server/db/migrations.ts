@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { createAuthTables, dropAuthTables } from '../../smart/db/schema.js';
 import { createOptOutTable, dropOptOutTable } from '../../smart/optout.js';
-import { createSearchTables } from '../search/schema.js';
+import { createSearchParamStatusTables, dropSearchParamStatusTables } from '../search/readiness-table.js';
+import { addItemColumns, createSearchTables, dropItemColumns } from '../search/schema.js';
 
 /**
  * Schema migrations, in order. Each runs once per database, recorded by knex in
@@ -57,6 +58,14 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
   '0003_patient_opt_out': {
     up: createOptOutTable,
     down: dropOptOutTable,
+  },
+  '0004_search_composites': {
+    up: addItemColumns,
+    down: dropItemColumns,
+  },
+  '0005_search_param_status': {
+    up: createSearchParamStatusTables,
+    down: dropSearchParamStatusTables,
   },
 };
 

@@ -8,7 +8,7 @@ import type { FileReport, ImportProgress, ImportSummary } from './importer.js';
 /** Fewest milliseconds between two redraws: redrawing costs more than it tells. */
 const REDRAW_MS = 100;
 
-/** A progress line on a terminal: files, resources, resources per second and time left. */
+/** A progress line on a terminal: files (or another label), resources, resources per second and time left. */
 export class ProgressLine {
   private last = 0;
   private shown = false;
@@ -22,14 +22,13 @@ export class ProgressLine {
 
   update(p: ImportProgress): void {
     if (p.filesDone < p.filesTotal && !this.due()) return;
-    const secs = (Date.now() - p.startedAt) / 1000;
-    const rate = secs > 0 ? p.resourcesDone / secs : 0;
-    const left = Math.max(0, p.resourcesTotal - p.resourcesDone);
-    const eta = rate > 0 ? `ETA ${formatSeconds(left / rate)}` : 'ETA -';
-    const pct = p.resourcesTotal > 0 ? Math.floor((100 * p.resourcesDone) / p.resourcesTotal) : 100;
-    this.draw(
-      `${bar(pct)} ${pct}%  ${p.filesDone}/${p.filesTotal} files  ${p.resourcesDone}/${p.resourcesTotal} resources  ${Math.round(rate)}/s  ${eta}`,
-    );
+    this.draw(countText(`${p.filesDone}/${p.filesTotal} files`, p.resourcesDone, p.resourcesTotal, p.startedAt));
+  }
+
+  /** Resources done of a total, after `label` (`kiln reindex` shows the type it walks). */
+  count(label: string, done: number, total: number, startedAt: number): void {
+    if (done < total && !this.due()) return;
+    this.draw(countText(label, done, total, startedAt));
   }
 
   /** Clears the line so other output starts on a clean one. */
@@ -53,6 +52,16 @@ export class ProgressLine {
     this.shown = true;
     this.out.write(`\r${text}\x1b[K`);
   }
+}
+
+/** `[####......] 40%  label  done/total resources  rate/s  ETA 12s` */
+function countText(label: string, done: number, total: number, startedAt: number): string {
+  const secs = (Date.now() - startedAt) / 1000;
+  const rate = secs > 0 ? done / secs : 0;
+  const left = Math.max(0, total - done);
+  const eta = rate > 0 ? `ETA ${formatSeconds(left / rate)}` : 'ETA -';
+  const pct = total > 0 ? Math.floor((100 * done) / total) : 100;
+  return `${bar(pct)} ${pct}%  ${label}  ${done}/${total} resources  ${Math.round(rate)}/s  ${eta}`;
 }
 
 function bar(pct: number): string {

@@ -1,8 +1,9 @@
 import { compileFast, type Accessor } from './fastpath.js';
 import { compileWithEngine } from './fhirpath-eval.js';
-import { addDate, addNumber, addQuantity, addReference, addString, addToken, addUri } from './normalize.js';
-import { searchParamsFor, type SearchParamDef, type SearchParamType } from './registry.js';
-import { emptyIndexRows, type IndexKind, type IndexRows, type TypedValue } from './types.js';
+import { ADDERS, dedupeFrom, KINDS_WRITTEN, type Adder } from './adders.js';
+import { addCompositeRows } from './composite.js';
+import { onRegistryChange, searchParamsFor, type SearchParamDef } from './registry.js';
+import { emptyIndexRows, type IndexKind, type IndexRows } from './types.js';
 
 /**
  * Index extraction: evaluates every search parameter of a resource's type and turns the
@@ -11,36 +12,12 @@ import { emptyIndexRows, type IndexKind, type IndexRows, type TypedValue } from 
  * allows (see fastpath.ts) and to the FHIRPath engine otherwise.
  */
 
-type Adder = (rows: IndexRows, code: string, tv: TypedValue) => void;
-
-const ADDERS: Partial<Record<SearchParamType, Adder>> = {
-  token: addToken,
-  string: addString,
-  reference: addReference,
-  date: addDate,
-  number: addNumber,
-  quantity: addQuantity,
-  uri: addUri,
-};
-
 /**
  * Parameters that get no rows: `_id` and `_lastUpdated` are columns of the resources
- * table; composites are matched at query time from their components; `special` ones
- * (`near`) and those without an expression (`_text`, `_content`, `_query`) have no
- * index representation here.
+ * table; composites get the rows of composite.ts; `special` ones (`near`) and those
+ * without an expression (`_text`, `_content`, `_query`) have no index representation here.
  */
 const NOT_INDEXED = new Set(['_id', '_lastUpdated']);
-
-/** The tables each type of parameter writes to (reference parameters add `:identifier` tokens). */
-const KINDS_WRITTEN: Partial<Record<SearchParamType, IndexKind[]>> = {
-  token: ['token'],
-  string: ['string'],
-  reference: ['reference', 'token'],
-  date: ['date'],
-  number: ['number'],
-  quantity: ['quantity'],
-  uri: ['uri'],
-};
 
 interface CompiledParam {
   def: SearchParamDef;
@@ -52,6 +29,7 @@ interface CompiledParam {
 }
 
 const compiled = new Map<string, CompiledParam[]>();
+onRegistryChange(() => compiled.clear());
 
 /** Memoises the engine accessor: compiling FHIRPath costs milliseconds, only pay it when used. */
 function lazyEngine(expression: string): () => Accessor {
@@ -72,29 +50,6 @@ function compiledParams(resourceType: string): CompiledParam[] {
   }
   compiled.set(resourceType, params);
   return params;
-}
-
-/** Row equality for de-duplication: all rows of a table have the same columns. */
-function sameRow(a: object, b: object): boolean {
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  for (const key in x) if (x[key] !== y[key]) return false;
-  return true;
-}
-
-/**
- * Removes duplicates among the rows appended from index `from` — repeated values (the
- * same encounter on every claim item) would otherwise be stored many times, and a
- * FHIRPath union de-duplicates too. Quadratic, but a parameter yields few rows.
- */
-function dedupeFrom(list: object[], from: number): void {
-  let w = from;
-  for (let r = from; r < list.length; r++) {
-    let dup = false;
-    for (let i = from; i < w && !dup; i++) dup = sameRow(list[i], list[r]);
-    if (!dup) list[w++] = list[r];
-  }
-  list.length = w;
 }
 
 /** Options of `extractIndexRows`. */
@@ -123,6 +78,7 @@ export function extractIndexRows(resource: { resourceType: string }, options: Ex
       if (list.length - marks[k] > 1) dedupeFrom(list, marks[k]);
     }
   }
+  addCompositeRows(rows, res, resource.resourceType, useEngine);
   return rows;
 }
 

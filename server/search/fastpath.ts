@@ -150,18 +150,28 @@ function firstKeys(seg: string, context: string): string[] | null {
   return info.choices ? info.choices.map((c) => field[1] + c) : [field[1]];
 }
 
-/** Compiles one union member, evaluated on a resource of `resourceType`. */
-function compilePart(part: string, resourceType: string): Accessor | null {
+/** An accessor and where its values are described in the model (null for a choice). */
+interface CompiledMember {
+  accessor: Accessor;
+  context: string | null;
+}
+
+/**
+ * Compiles one union member, evaluated on a value described at model path `at` (a
+ * resource type, a data type or a backbone element path such as `Observation.component`).
+ * `rootType`, when the value is a resource, lets the member start with its type name.
+ */
+function compileMember(part: string, at: string, rootType: string | undefined): CompiledMember | null {
   const segs = segments(unwrapAs(part));
-  let state: State = { context: resourceType, choices: null };
+  let state: State = { context: at, choices: null };
   const first = segs[0];
-  if (first === resourceType || first === 'Resource' || first === 'DomainResource') {
+  if (rootType !== undefined && (first === rootType || first === 'Resource' || first === 'DomainResource')) {
     state = { context: first, choices: null };
     segs.shift();
   } else if (!FIELD.test(first)) {
     return null;
   }
-  if (segs.length === 0) return (resource) => [{ v: resource, t: resourceType }];
+  if (segs.length === 0) return { accessor: (value) => [{ v: value, t: at }], context: at };
   const keys = firstKeys(segs[0], state.context!);
   if (!keys) return null;
   const steps: Step[] = [];
@@ -170,14 +180,58 @@ function compilePart(part: string, resourceType: string): Accessor | null {
     if (!next) return null;
     state = next;
   }
-  return (resource) => {
+  const accessor: Accessor = (value) => {
     let present = false;
-    for (let k = 0; k < keys.length && !present; k++) present = resource[keys[k]] !== undefined;
+    for (let k = 0; k < keys.length && !present; k++) present = value[keys[k]] !== undefined;
     if (!present) return EMPTY;
-    let values: TypedValue[] = [{ v: resource, t: resourceType }];
+    let values: TypedValue[] = [{ v: value, t: at }];
     for (let i = 0; i < steps.length && values.length > 0; i++) values = steps[i](values);
     return values;
   };
+  return { accessor, context: state.choices ? null : state.context };
+}
+
+/** Compiles one union member, evaluated on a resource of `resourceType`. */
+function compilePart(part: string, resourceType: string): Accessor | null {
+  return compileMember(part, resourceType, resourceType)?.accessor ?? null;
+}
+
+/** Concatenates the values of several accessors (a union, without the engine's de-duplication). */
+function concatenated(accessors: Accessor[]): Accessor {
+  if (accessors.length === 1) return accessors[0];
+  return (value) => {
+    let out = EMPTY;
+    for (const a of accessors) {
+      const values = a(value);
+      if (values.length > 0) out = out.length === 0 ? values : out.concat(values);
+    }
+    return out;
+  };
+}
+
+/**
+ * The items one member of a composite's expression selects from a resource of
+ * `resourceType` (`Observation.component`), and the model path that describes them, so
+ * that the components can be compiled against it; null when the member is not a
+ * shape handled here or does not lead to one element type.
+ */
+export function compileFastItems(part: string, resourceType: string): { accessor: Accessor; context: string } | null {
+  const member = compileMember(part, resourceType, resourceType);
+  return member && member.context !== null ? { accessor: member.accessor, context: member.context } : null;
+}
+
+/**
+ * A fast accessor for `expression` evaluated on a value described at model path
+ * `context` (a composite's component, relative to its item), or null as `compileFast`.
+ */
+export function compileFastAt(expression: string, context: string): Accessor | null {
+  const accessors: Accessor[] = [];
+  for (const part of splitUnion(expression)) {
+    const member = compileMember(part, context, undefined);
+    if (!member) return null;
+    accessors.push(member.accessor);
+  }
+  return concatenated(accessors);
 }
 
 /**
@@ -192,15 +246,7 @@ export function compileFast(expression: string, resourceType: string): Accessor 
     if (!acc) return null;
     accessors.push(acc);
   }
-  if (accessors.length === 1) return accessors[0];
-  return (resource) => {
-    let out = EMPTY;
-    for (const a of accessors) {
-      const values = a(resource);
-      if (values.length > 0) out = out.length === 0 ? values : out.concat(values);
-    }
-    return out;
-  };
+  return concatenated(accessors);
 }
 
 const EXISTS_NOT_FALSE = /^(.+)\.exists\(\) and (.+) != false$/;

@@ -51,3 +51,42 @@ export function compileWithEngine(expression: string): Accessor {
     return result.map((x, i): TypedValue => ({ v: plain(x), t: canonicalType(types[i] ?? '') }));
   };
 }
+
+/** An item a composite's expression selects, with the model path describing it. */
+export interface EngineItem {
+  v: unknown;
+  context: string;
+}
+
+/**
+ * The items `expression` (one member of a composite's expression) selects, each with the
+ * model path the engine describes it by (`Observation.component`, `UsageContext`), which
+ * the components are then evaluated against.
+ */
+export function compileItemsWithEngine(expression: string): (resource: Record<string, unknown>) => EngineItem[] {
+  const evaluate = fhirpath.compile(rewriteForEngine(expression), model, { resolveInternalTypes: false, userInvocationTable });
+  return (resource) => {
+    const out: EngineItem[] = [];
+    for (const x of evaluate(resource) as unknown[]) {
+      if (x === null || typeof x !== 'object' || !('path' in x) || !('data' in x)) continue;
+      const path = (x as { path: unknown }).path;
+      if (typeof path === 'string') out.push({ v: (x as { data: unknown }).data, context: path });
+    }
+    return out;
+  };
+}
+
+/**
+ * Evaluates `expression` on a part of a resource described at model path `base` (a
+ * composite's component on its item); `%resource` is the whole resource.
+ */
+export function compileWithEngineAt(expression: string, base: string): (value: unknown, resource: Record<string, unknown>) => TypedValue[] {
+  const rewritten = splitUnion(expression).map(rewriteForEngine).join(' | ');
+  const evaluate = fhirpath.compile({ base, expression: rewritten }, model, { resolveInternalTypes: false, userInvocationTable });
+  return (value, resource) => {
+    const result = evaluate(value as Record<string, unknown>, { resource }) as unknown[];
+    if (result.length === 0) return result as TypedValue[];
+    const types = fhirpath.types(result);
+    return result.map((x, i): TypedValue => ({ v: plain(x), t: canonicalType(types[i] ?? '') }));
+  };
+}

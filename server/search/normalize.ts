@@ -40,30 +40,31 @@ function short(x: unknown): string | null {
   return s === null ? null : clip(s, MAX_INDEXED_TEXT);
 }
 
-function pushText(rows: IndexRows, code: string, text: unknown, seen: Set<string>): void {
-  const s = str(text);
-  if (s === null) return;
+/** A `:text` row, unless `seen` is null (no text rows wanted) or holds the text already. */
+function pushText(rows: IndexRows, code: string, text: unknown, seen: Set<string> | null): void {
+  const s = seen === null ? null : str(text);
+  if (s === null || seen === null) return;
   const value = normalizeSearchString(s);
   if (seen.has(value)) return;
   seen.add(value);
   rows.token.push({ code: `${code}:text`, system: null, value });
 }
 
-function pushCoding(rows: IndexRows, code: string, coding: Obj, seen: Set<string>): void {
+function pushCoding(rows: IndexRows, code: string, coding: Obj, seen: Set<string> | null): void {
   const system = short(coding.system);
   const value = short(coding.code);
   if (system !== null || value !== null) rows.token.push({ code, system, value });
   pushText(rows, code, coding.display, seen);
 }
 
-/** Identifier: system|value, plus `:of-type` rows per type coding and `:text` from type.text. */
-function pushIdentifier(rows: IndexRows, code: string, id: Obj): void {
+/** Identifier: system|value, plus (with `extras`) `:of-type` rows per type coding and `:text` from type.text. */
+function pushIdentifier(rows: IndexRows, code: string, id: Obj, extras = true): void {
   const system = short(id.system);
   const value = str(id.value);
   if (system === null && value === null) return;
   rows.token.push({ code, system, value: value && clip(value, MAX_INDEXED_TEXT) });
   const type = id.type as Obj | undefined;
-  if (!type) return;
+  if (!type || !extras) return;
   if (value !== null && Array.isArray(type.coding)) {
     for (const c of type.coding as Obj[]) {
       const typeCode = str(c?.code);
@@ -76,6 +77,15 @@ function pushIdentifier(rows: IndexRows, code: string, id: Obj): void {
 
 /** https://hl7.org/fhir/R4/search.html#token — one row per code, `:text` rows for the human text. */
 export function addToken(rows: IndexRows, code: string, tv: TypedValue): void {
+  pushToken(rows, code, tv, true);
+}
+
+/** The code rows of a token value alone, without `:text` and `:of-type` rows (a composite's token component). */
+export function addTokenCodes(rows: IndexRows, code: string, tv: TypedValue): void {
+  pushToken(rows, code, tv, false);
+}
+
+function pushToken(rows: IndexRows, code: string, tv: TypedValue, extras: boolean): void {
   const v = tv.v;
   if (tv.t === 'boolean') {
     if (typeof v === 'boolean') rows.token.push({ code, system: null, value: v ? 'true' : 'false' });
@@ -85,14 +95,14 @@ export function addToken(rows: IndexRows, code: string, tv: TypedValue): void {
   } else if (v === null || typeof v !== 'object') {
     return;
   } else if (tv.t === 'Coding') {
-    pushCoding(rows, code, v as Obj, new Set());
+    pushCoding(rows, code, v as Obj, extras ? new Set() : null);
   } else if (tv.t === 'CodeableConcept') {
-    const seen = new Set<string>();
+    const seen = extras ? new Set<string>() : null;
     const codings = (v as Obj).coding;
     if (Array.isArray(codings)) for (const c of codings) if (c && typeof c === 'object') pushCoding(rows, code, c as Obj, seen);
     pushText(rows, code, (v as Obj).text, seen);
   } else if (tv.t === 'Identifier') {
-    pushIdentifier(rows, code, v as Obj);
+    pushIdentifier(rows, code, v as Obj, extras);
   } else if (tv.t === 'ContactPoint') {
     // The contact point's system (phone, email, …) plays the part of the token system.
     const value = str((v as Obj).value);

@@ -76,6 +76,11 @@ interface Registry {
 }
 
 let registry: Registry | undefined;
+let shipped: SearchParameter[] | undefined;
+/** Custom SearchParameters (`KILN_SEARCH_PARAMETERS`), added to or replacing the shipped ones. */
+let custom: readonly SearchParameter[] = [];
+let generation = 0;
+const changeListeners: (() => void)[] = [];
 
 /** Reads the shipped definitions; resolves through the package so hoisting does not matter. */
 function loadDefinitions(): SearchParameter[] {
@@ -128,6 +133,18 @@ function partsFor(parts: string[], type: string): string[] {
   });
 }
 
+const SP = 'http://hl7.org/fhir/SearchParameter/';
+
+/**
+ * Component expressions the R4 definitions get wrong, by composite and component URL:
+ * DocumentReference `relationship` gives its reference component `relatesto` the
+ * expression `code` and its token component `relation` the expression `target`, the
+ * wrong way round (R5 swaps them back).
+ */
+const COMPONENT_ERRATA: Record<string, Record<string, string>> = {
+  [`${SP}DocumentReference-relationship`]: { [`${SP}DocumentReference-relatesto`]: 'target', [`${SP}DocumentReference-relation`]: 'code' },
+};
+
 function toDef(sp: SearchParameter, base: string, type: string, byUrl: Map<string, SearchParameter>): SearchParamDef {
   const spType = sp.type as SearchParamType;
   const parts = sp.expression ? partsFor(splitUnion(sp.expression), type) : [];
@@ -146,7 +163,8 @@ function toDef(sp: SearchParameter, base: string, type: string, byUrl: Map<strin
     comparators: sp.comparator ?? (ORDERED_TYPES.has(spType) ? ALL_COMPARATORS : []),
     component: sp.component?.map((c) => {
       const target = byUrl.get(c.definition);
-      return { definition: c.definition, code: target?.code, type: target?.type as SearchParamType | undefined, expression: c.expression };
+      const expression = COMPONENT_ERRATA[sp.url]?.[c.definition] ?? c.expression;
+      return { definition: c.definition, code: target?.code, type: target?.type as SearchParamType | undefined, expression };
     }),
     xpathUsage: sp.xpathUsage,
   };
@@ -158,8 +176,16 @@ function expandBase(base: string): string[] {
   return allResourceTypes().filter((t) => isTypeOf(t, base));
 }
 
+/** The shipped definitions, with the custom ones replacing those of the same URL and added after them. */
+function withCustom(base: SearchParameter[]): SearchParameter[] {
+  if (custom.length === 0) return base;
+  const urls = new Set(custom.map((d) => d.url));
+  return [...base.filter((d) => !urls.has(d.url)), ...custom];
+}
+
 function build(): Registry {
-  const definitions = loadDefinitions();
+  shipped ??= loadDefinitions();
+  const definitions = withCustom(shipped);
   const byUrl = new Map(definitions.map((d) => [d.url, d]));
   const byType = new Map<string, Map<string, SearchParamDef>>();
   for (const type of allResourceTypes()) byType.set(type, new Map());
@@ -204,4 +230,29 @@ export function getSearchParameterByUrl(url: string): SearchParameter | undefine
 /** Every SearchParameter definition loaded, as shipped. */
 export function allSearchParameterDefinitions(): readonly SearchParameter[] {
   return getRegistry().definitions;
+}
+
+/**
+ * Adds custom SearchParameters to the registry (https://hl7.org/fhir/R4/searchparameter.html):
+ * one with a shipped definition's URL replaces it, others are added, and a code a base
+ * type already has is redefined for that type. Whatever derives from the registry
+ * (compiled extractors, the CapabilityStatement) is rebuilt through `onRegistryChange`.
+ * The registry is one per process: every app of the process sees the same definitions.
+ */
+export function useCustomSearchParameters(definitions: readonly SearchParameter[]): void {
+  if (JSON.stringify(definitions) === JSON.stringify(custom)) return;
+  custom = [...definitions];
+  registry = undefined;
+  generation++;
+  for (const listener of changeListeners) listener();
+}
+
+/** Runs `listener` whenever the definitions change, so caches derived from them are dropped. */
+export function onRegistryChange(listener: () => void): void {
+  changeListeners.push(listener);
+}
+
+/** Counts the changes of definitions, for caches keyed on them. */
+export function registryGeneration(): number {
+  return generation;
 }

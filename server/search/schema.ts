@@ -114,6 +114,27 @@ export async function createSearchTables(knex: Knex): Promise<void> {
   }
 }
 
+/**
+ * Adds the `item` column to every `search_*` table (migration `0004_search_composites`):
+ * the number of the composite item a component row belongs to, null on other rows
+ * (see types.ts). A component row is found by `(resource_type, resource_id)` and compared
+ * on `code` and `item`, so the `_resource` index serves it and no new index is needed.
+ * Adding a nullable column without a default rewrites no rows on either engine.
+ */
+export async function addItemColumns(knex: Knex): Promise<void> {
+  for (const table of Object.values(SEARCH_TABLES)) {
+    if (await knex.schema.hasColumn(table, 'item')) continue;
+    await knex.schema.alterTable(table, (t) => void t.integer('item').nullable());
+  }
+}
+
+/** Removes the `item` columns again (the migration's `down`). */
+export async function dropItemColumns(knex: Knex): Promise<void> {
+  for (const table of Object.values(SEARCH_TABLES)) {
+    if (await knex.schema.hasColumn(table, 'item')) await knex.schema.alterTable(table, (t) => void t.dropColumn('item'));
+  }
+}
+
 /** Drops the `search_*` tables (a migration's `down`). */
 export async function dropSearchTables(knex: Knex): Promise<void> {
   for (const table of Object.values(SEARCH_TABLES)) await knex.schema.dropTableIfExists(table);

@@ -12,18 +12,29 @@
  *   value = `<type code>|<identifier value>`, for `:of-type`.
  * - `<code>:identifier` (token table) — Reference.identifier of a reference parameter,
  *   for `:identifier`.
+ *
+ * Composite rows: a composite parameter (https://hl7.org/fhir/R4/search.html#composite)
+ * writes its component values under `<code>$<n>` (`componentCode`), in the table of the
+ * n-th component's type, and numbers the items its expression selects (`item`): the rows
+ * of one item share the number, so a composite matches when one item's rows match every
+ * component. Only items with a value for every component are written.
  */
 
-/** https://hl7.org/fhir/R4/search.html#token — exact (case-sensitive) code matching. */
-export interface TokenRow {
+/** What every row has: the parameter code, and the item number of a composite component row. */
+export interface RowBase {
   code: string;
+  /** The composite item this component row belongs to; absent on every other row. */
+  item?: number;
+}
+
+/** https://hl7.org/fhir/R4/search.html#token — exact (case-sensitive) code matching. */
+export interface TokenRow extends RowBase {
   system: string | null;
   value: string | null;
 }
 
 /** https://hl7.org/fhir/R4/search.html#string — `value` is normalised, `exact` is as written. */
-export interface StringRow {
-  code: string;
+export interface StringRow extends RowBase {
   value: string;
   exact: string;
 }
@@ -33,8 +44,7 @@ export interface StringRow {
  * absolute URLs (then type/id are parsed from a RESTful URL when they can be), canonicals
  * (version split off into `target_version`) and URIs; relative references leave it null.
  */
-export interface ReferenceRow {
-  code: string;
+export interface ReferenceRow extends RowBase {
   target_type: string | null;
   target_id: string | null;
   target_version: string | null;
@@ -46,8 +56,7 @@ export interface ReferenceRow {
  * covers, both as UTC instants `YYYY-MM-DDTHH:mm:ss.sssZ` (which sort as text). Open
  * Period ends use `DATE_MIN` / `DATE_MAX`.
  */
-export interface DateRow {
-  code: string;
+export interface DateRow extends RowBase {
   start: string;
   end: string;
 }
@@ -56,8 +65,7 @@ export interface DateRow {
  * https://hl7.org/fhir/R4/search.html#number — `low..high` is the implicit range of the
  * stated precision (5.4 → 5.35..5.45). Null `low`/`high` means unbounded.
  */
-export interface NumberRow {
-  code: string;
+export interface NumberRow extends RowBase {
   value: number | null;
   low: number | null;
   high: number | null;
@@ -67,8 +75,7 @@ export interface NumberRow {
  * https://hl7.org/fhir/R4/search.html#quantity — `unit_code` is Quantity.code (or a Money
  * currency), `unit` the human unit (matched when the search gives no system).
  */
-export interface QuantityRow {
-  code: string;
+export interface QuantityRow extends RowBase {
   system: string | null;
   unit_code: string | null;
   unit: string | null;
@@ -78,8 +85,7 @@ export interface QuantityRow {
 }
 
 /** https://hl7.org/fhir/R4/search.html#uri */
-export interface UriRow {
-  code: string;
+export interface UriRow extends RowBase {
   value: string;
 }
 
@@ -115,6 +121,11 @@ export const DATE_MAX = '9999-12-31T23:59:59.999Z';
 export const MAX_INDEXED_TEXT = 256;
 /** Longest URL / URI kept (indexed alone, so it may be longer). */
 export const MAX_INDEXED_URL = 512;
+
+/** The code of the rows of component `n` (from 0) of composite `code`: `code-value-quantity$1`. */
+export function componentCode(code: string, n: number): string {
+  return `${code}$${n}`;
+}
 
 /** A value found by a search parameter expression, with its FHIR type name (`HumanName`, `string`, …). */
 export interface TypedValue {

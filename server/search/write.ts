@@ -37,13 +37,13 @@ const DELETE_CHUNK = 5_000;
 
 /** Columns of each table in insert order; the owner columns come first. */
 const COLUMNS: Record<IndexKind, readonly string[]> = {
-  token: ['resource_type', 'resource_id', 'code', 'system', 'value'],
-  string: ['resource_type', 'resource_id', 'code', 'value', 'exact'],
-  reference: ['resource_type', 'resource_id', 'code', 'target_type', 'target_id', 'target_version', 'url'],
-  date: ['resource_type', 'resource_id', 'code', 'start', 'end'],
-  number: ['resource_type', 'resource_id', 'code', 'value', 'low', 'high'],
-  quantity: ['resource_type', 'resource_id', 'code', 'system', 'unit_code', 'unit', 'value', 'low', 'high'],
-  uri: ['resource_type', 'resource_id', 'code', 'value'],
+  token: ['resource_type', 'resource_id', 'code', 'item', 'system', 'value'],
+  string: ['resource_type', 'resource_id', 'code', 'item', 'value', 'exact'],
+  reference: ['resource_type', 'resource_id', 'code', 'item', 'target_type', 'target_id', 'target_version', 'url'],
+  date: ['resource_type', 'resource_id', 'code', 'item', 'start', 'end'],
+  number: ['resource_type', 'resource_id', 'code', 'item', 'value', 'low', 'high'],
+  quantity: ['resource_type', 'resource_id', 'code', 'item', 'system', 'unit_code', 'unit', 'value', 'low', 'high'],
+  uri: ['resource_type', 'resource_id', 'code', 'item', 'value'],
 };
 
 /**

@@ -183,7 +183,7 @@ describe('extractIndexRows — references', () => {
     ]);
   });
 
-  it('stores no rows for _id, _lastUpdated and composites, and de-duplicates repeats', () => {
+  it('stores no rows for _id and _lastUpdated, and de-duplicates repeats', () => {
     const rows = extract({
       resourceType: 'Claim',
       id: 'c1',
@@ -194,7 +194,43 @@ describe('extractIndexRows — references', () => {
     expect(codes).not.toContain('_id');
     expect(codes).not.toContain('_lastUpdated');
     expect(rowsOf(rows, 'reference', 'encounter')).toHaveLength(1);
-    const obs = extract({ resourceType: 'Observation', code: { coding: [{ code: 'x' }] }, valueQuantity: { value: 1 } });
-    expect(Object.values(obs).flat().map((r: { code: string }) => r.code)).not.toContain('code-value-quantity');
+  });
+});
+
+describe('extractIndexRows — composites', () => {
+  const coded = (code: string) => ({ coding: [{ system: 'http://loinc.org', code }] });
+
+  it('numbers the items and writes each component under <code>$<n>', () => {
+    const rows = extract({
+      resourceType: 'Observation',
+      code: { coding: [{ system: 'http://loinc.org', code: '85354-9', display: 'BP' }] },
+      component: [
+        { code: coded('8480-6'), valueQuantity: { value: 120, system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+        { code: { text: 'no value: no item' } },
+        { code: coded('8462-4'), valueQuantity: { value: 80 } },
+      ],
+    });
+    expect(rowsOf(rows, 'token', 'component-code-value-quantity$0')).toEqual([
+      { system: 'http://loinc.org', value: '8480-6', item: 0 },
+      { system: 'http://loinc.org', value: '8462-4', item: 1 },
+    ]);
+    expect(rowsOf(rows, 'quantity', 'component-code-value-quantity$1').map((r) => [r.value, r.item])).toEqual([[120, 0], [80, 1]]);
+    // The panel has no value of its own: no code-value-quantity item, and no :text rows for components.
+    expect(rowsOf(rows, 'token', 'code-value-quantity$0')).toEqual([]);
+    expect(rows.token.filter((r) => r.code.includes('$') && r.code.includes(':'))).toEqual([]);
+    // Ordinary rows carry no item.
+    expect(rowsOf(rows, 'token', 'component-code').every((r) => r.item === undefined)).toBe(true);
+  });
+
+  it('evaluates %resource on the resource, and swaps the R4 relationship components back', () => {
+    const seq = extract({
+      resourceType: 'MolecularSequence', coordinateSystem: 0, referenceSeq: { chromosome: { coding: [{ code: '1' }] } },
+      variant: [{ start: 10, end: 15 }, { start: 100 }],
+    });
+    expect(rowsOf(seq, 'token', 'chromosome-variant-coordinate$0')).toEqual([{ system: null, value: '1', item: 0 }]);
+    expect(rowsOf(seq, 'number', 'chromosome-variant-coordinate$2').map((r) => r.value)).toEqual([15]);
+    const doc = extract({ resourceType: 'DocumentReference', relatesTo: [{ code: 'replaces', target: { reference: 'DocumentReference/d1' } }] });
+    expect(rowsOf(doc, 'reference', 'relationship$0')).toEqual([{ target_type: 'DocumentReference', target_id: 'd1', target_version: null, url: null, item: 0 }]);
+    expect(rowsOf(doc, 'token', 'relationship$1')).toEqual([{ system: null, value: 'replaces', item: 0 }]);
   });
 });

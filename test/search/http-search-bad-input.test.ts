@@ -50,7 +50,14 @@ const cases: [string, number, string?][] = [
   ['Location?near=1|2|3', 400, 'near'],
   ['Patient?_text=x', 400, '_text'],
   ['Patient?_content=x', 400, '_content'],
-  ['Patient?_list=x', 400, '_list'],
+  ['Patient?_list=x', 200],
+  ['Patient?_list=$current-allergies', 400, '_list'],
+  ['Patient?_list=a/b', 400, '_list'],
+  [`Patient?_list=${encodeURIComponent(INJECTION)}`, 400, '_list'],
+  [`Observation?code-value-quantity=${encodeURIComponent(`${INJECTION}$${INJECTION}`)}`, 400, 'code-value-quantity'],
+  [`Observation?code-value-string=${encodeURIComponent(`${INJECTION}$${INJECTION}`)}`, 200],
+  ['Observation?code-value-quantity=a$b$c', 400, 'code-value-quantity'],
+  ['Observation?code-value-quantity:exact=a$1', 400, 'code-value-quantity:exact'],
   ['Patient?_filter=x', 400, '_filter'],
   ['Patient?_query=x', 400, '_query'],
   ['Patient?_contained=true', 400, '_contained'],
@@ -99,6 +106,19 @@ describe.each(engines())('bad search input on %s', (engine) => {
     if (names !== undefined) {
       const expressions = (res.body.issue as { expression?: string[] }[]).flatMap((i) => i.expression ?? []);
       expect(expressions).toContain(names);
+    }
+  });
+
+  it('refuses the terminology-based token modifiers, naming the parameter and the reason', async () => {
+    for (const modifier of ['in', 'not-in', 'above', 'below']) {
+      const name = `code:${modifier}`;
+      const res = await fhirFetch(t, `Observation?${name}=http://example.org/fhir/ValueSet/vs`);
+      expect({ name, status: res.status }).toEqual({ name, status: 400 });
+      expect(res.body.resourceType).toBe('OperationOutcome');
+      const [issue] = res.body.issue as { code: string; diagnostics: string; expression: string[] }[];
+      expect(issue.code).toBe('not-supported');
+      expect(issue.expression).toEqual([name]);
+      expect(issue.diagnostics).toContain(`terminology-based modifiers (:${modifier}) are not supported`);
     }
   });
 

@@ -182,7 +182,8 @@ describe.each(engines())('searchset paging and shaping on %s', (engine) => {
     expect(patient?.searchInclude).toEqual(expect.arrayContaining(['*', 'Patient:general-practitioner']));
     expect(patient?.searchRevInclude).toEqual(expect.arrayContaining(['Provenance:target', 'Observation:subject']));
     const observation = cs.rest[0].resource.find((r) => r.type === 'Observation');
-    expect(observation?.searchParam.map((p) => p.name)).not.toContain('code-value-quantity');
+    expect(observation?.searchParam).toContainEqual(expect.objectContaining({ name: 'code-value-quantity', type: 'composite' }));
+    expect(cs.rest[0].resource.find((r) => r.type === 'Location')?.searchParam.map((p) => p.name)).not.toContain('near');
     expect(cs.rest[0].interaction.map((i) => i.code)).toContain('search-system');
     // Provenance.target may point at any resource (Parameters is no resource one points at).
     const withoutProvenance = cs.rest[0].resource.filter((r) => !r.searchRevInclude.includes('Provenance:target')).map((r) => r.type);

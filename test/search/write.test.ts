@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { extractIndexRows } from '../../server/search/extract.js';
-import { createSearchTables, dropSearchTables, SEARCH_TABLES } from '../../server/search/schema.js';
+import { addItemColumns, createSearchTables, dropSearchTables, SEARCH_TABLES } from '../../server/search/schema.js';
 import { emptyIndexRows, type IndexRows } from '../../server/search/types.js';
 import { deleteIndexRows, writeIndexRows, writeIndexRowsBatch } from '../../server/search/write.js';
 
@@ -42,6 +42,8 @@ describe.each(engines())('search index tables on %s', (engineName) => {
     db = fresh.db.knex;
     await createSearchTables(db);
     await createSearchTables(db); // idempotent: a re-run migration must not fail
+    await addItemColumns(db);
+    await addItemColumns(db);
   });
   afterAll(async () => {
     await dropSearchTables(db);
@@ -60,9 +62,9 @@ describe.each(engines())('search index tables on %s', (engineName) => {
   it('writes, replaces and deletes the rows of a resource', async () => {
     await db.transaction((trx) => writeIndexRows(trx, 'Patient', 'p1', extractIndexRows(patient), { replace: false }));
     const strings = await rowsOf(db, SEARCH_TABLES.string, 'Patient', 'p1');
-    expect(strings.filter((r) => r.code === 'family')).toEqual([{ resource_type: 'Patient', resource_id: 'p1', code: 'family', value: 'nunez', exact: 'Núñez' }]);
+    expect(strings.filter((r) => r.code === 'family')).toEqual([{ resource_type: 'Patient', resource_id: 'p1', code: 'family', item: null, value: 'nunez', exact: 'Núñez' }]);
     const dates = await rowsOf(db, SEARCH_TABLES.date, 'Patient', 'p1');
-    expect(dates).toEqual([{ resource_type: 'Patient', resource_id: 'p1', code: 'birthdate', start: '1970-05-01T00:00:00.000Z', end: '1970-05-31T23:59:59.999Z' }]);
+    expect(dates).toEqual([{ resource_type: 'Patient', resource_id: 'p1', code: 'birthdate', item: null, start: '1970-05-01T00:00:00.000Z', end: '1970-05-31T23:59:59.999Z' }]);
 
     const updated = { ...patient, name: [{ family: 'Smith' }], birthDate: undefined };
     await db.transaction((trx) => writeIndexRows(trx, 'Patient', 'p1', extractIndexRows(updated)));
@@ -85,6 +87,9 @@ describe.each(engines())('search index tables on %s', (engineName) => {
     expect(revinclude).toEqual([{ resource_id: 'v1', target_version: '1' }]);
     const forward = await db(SEARCH_TABLES.reference).where({ resource_type: 'Observation', code: 'patient', target_type: 'Patient', target_id: 'p1' }).select('resource_id');
     expect(forward).toEqual([{ resource_id: 'o1' }]);
+    // A composite's component rows carry the number of the item they belong to.
+    const composite = await db(SEARCH_TABLES.quantity).where({ resource_type: 'Observation', resource_id: 'o1', code: 'code-value-quantity$1' }).select('item', 'value');
+    expect(composite).toEqual([{ item: 0, value: 180.5 }]);
     // Prefix search on normalised text: a range both engines serve from the index.
     const p2 = { ...patient, id: 'p2' };
     await writeIndexRows(db, 'Patient', 'p2', extractIndexRows(p2), { replace: false });

@@ -1,5 +1,7 @@
 import type { CapabilityStatementRestResource } from 'fhir/r4';
-import { searchableResourceTypes, searchParamsFor, type SearchParamDef } from '../registry.js';
+import { isIndexableComposite } from '../composite.js';
+import { isReady, readinessVersion } from '../readiness.js';
+import { registryGeneration, searchableResourceTypes, searchParamsFor, type SearchParamDef } from '../registry.js';
 import { UNSUPPORTED_PARAMS } from './params.js';
 
 /**
@@ -7,6 +9,7 @@ import { UNSUPPORTED_PARAMS } from './params.js';
  * registry so it lists exactly what the query side answers: the parameters, and the
  * `_include` / `_revinclude` values
  * (https://hl7.org/fhir/R4/capabilitystatement-definitions.html#CapabilityStatement.rest.resource.searchParam).
+ * A parameter whose index is being rebuilt (see readiness.ts) is left out until it is ready.
  */
 
 /** The search members of `CapabilityStatement.rest.resource`. */
@@ -14,13 +17,27 @@ export type SearchCapabilities = Pick<CapabilityStatementRestResource, 'searchPa
 
 const QUERYABLE = new Set(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri']);
 
-/** True when the query side can answer the parameter (composites, `near`, `_text`, … cannot). */
+/** True when the query side can answer the parameter (`near`, `_text`, … cannot). */
 export function isSupported(def: SearchParamDef): boolean {
   if (def.code === '_id' || def.code === '_lastUpdated') return true;
+  if (def.type === 'composite') return isIndexableComposite(def);
   return QUERYABLE.has(def.type) && def.expression !== undefined && !UNSUPPORTED_PARAMS.has(def.code);
 }
 
-let revIncludes: Map<string, string[]> | undefined;
+/** Supported, and its index complete. */
+function isListed(def: SearchParamDef): boolean {
+  return isSupported(def) && isReady(def.resourceType, def.code) && (def.component ?? []).every((c) => c.code === undefined || isReady(def.resourceType, c.code));
+}
+
+/**
+ * What the search facts depend on besides the route table: the definitions and which
+ * parameters are ready. A cache of the CapabilityStatement keys on it.
+ */
+export function searchCapabilitiesKey(): string {
+  return `${registryGeneration()}.${readinessVersion()}`;
+}
+
+let revIncludes: { key: string; byTarget: Map<string, string[]> } | undefined;
 
 /** `Source:param` for every reference parameter, keyed by each type it may point at. */
 function buildRevIncludes(): Map<string, string[]> {
@@ -28,7 +45,7 @@ function buildRevIncludes(): Map<string, string[]> {
   const all = searchableResourceTypes();
   for (const source of all) {
     for (const def of searchParamsFor(source)) {
-      if (def.type !== 'reference' || !isSupported(def)) continue;
+      if (def.type !== 'reference' || !isListed(def)) continue;
       for (const target of def.targets.length > 0 ? def.targets : all) {
         out.set(target, [...(out.get(target) ?? []), `${source}:${def.code}`]);
       }
@@ -39,11 +56,12 @@ function buildRevIncludes(): Map<string, string[]> {
 
 /** The search facts of one type's `CapabilityStatement.rest.resource`. */
 export function searchCapabilities(type: string): SearchCapabilities {
-  const defs = searchParamsFor(type).filter(isSupported);
-  revIncludes ??= buildRevIncludes();
+  const defs = searchParamsFor(type).filter(isListed);
+  const key = searchCapabilitiesKey();
+  if (revIncludes?.key !== key) revIncludes = { key, byTarget: buildRevIncludes() };
   return {
     searchInclude: ['*', ...defs.filter((d) => d.type === 'reference').map((d) => `${type}:${d.code}`)],
-    searchRevInclude: revIncludes.get(type) ?? [],
+    searchRevInclude: revIncludes.byTarget.get(type) ?? [],
     searchParam: defs.map((d) => ({ name: d.code, definition: d.url, type: d.type as 'token' })),
   };
 }

@@ -63,7 +63,7 @@ function chainTargets(defs: SearchParamDef[], typeModifier: string | undefined, 
  * (with `r.resource_type` too when several types are allowed): the current resources a
  * chain link may arrive at.
  */
-function currentResources(env: QueryEnv, target: Owner, types: readonly string[], inner: Where): (this: QB) => void {
+export function currentResources(env: QueryEnv, target: Owner, types: readonly string[], inner: Where): (this: QB) => void {
   const r = target.alias;
   return function (this: QB): void {
     if (types.length === 1) this.select(`${r}.id`).from(`resources as ${r}`).where(`${r}.resource_type`, types[0]);

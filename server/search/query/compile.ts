@@ -2,7 +2,9 @@ import { badRequest } from '../../errors.js';
 import { getSearchParam, type SearchParamDef } from '../registry.js';
 import type { IndexKind } from '../types.js';
 import { compileChain, compileHas } from './chain.js';
+import { compositePresence, compositeWhere } from './composite.js';
 import { dateCondition, dateWhere, parseDates } from './date.js';
+import { listWhere } from './list.js';
 import { numberWhere, quantityWhere } from './number.js';
 import { splitModifier, unescapeValue, UNSUPPORTED_PARAMS } from './params.js';
 import { referenceWhere } from './reference.js';
@@ -42,8 +44,12 @@ function lastUpdatedWhere(owner: Owner, def: SearchParamDef, modifier: string | 
 }
 
 /** The (table, code) pairs whose rows mean "this parameter has a value". */
-function presenceRows(def: SearchParamDef): [IndexKind, string][] {
-  const kind = KIND[def.type] as IndexKind;
+function presenceRows(def: SearchParamDef, param: string): [IndexKind, string][] {
+  if (def.type === 'composite') return [compositePresence(def, param)];
+  const kind = KIND[def.type];
+  if (kind === undefined || def.expression === undefined || UNSUPPORTED_PARAMS.has(def.code)) {
+    throw badRequest(`${param}: :missing is not supported for ${def.code}`, param, 'not-supported');
+  }
   if (def.type === 'token') return [['token', def.code], ['token', `${def.code}:text`]];
   if (def.type === 'reference') return [['reference', def.code], ['token', `${def.code}:identifier`]];
   return [[kind, def.code]];
@@ -54,7 +60,7 @@ function missingWhere(env: QueryEnv, owner: Owner, def: SearchParamDef, raws: st
   if (raws.length !== 1 || (raws[0] !== 'true' && raws[0] !== 'false')) throw badRequest(`${param}: :missing takes true or false`, param, 'value');
   const missing = raws[0] === 'true';
   if (def.code === '_id' || def.code === '_lastUpdated') return missing ? never : () => undefined;
-  const rows = presenceRows(def).map(([kind, code]) => hasIndexRow(env, owner, kind, code, undefined, missing));
+  const rows = presenceRows(def, param).map(([kind, code]) => hasIndexRow(env, owner, kind, code, undefined, missing));
   // Missing: no row in any place; present: a row in some place.
   return (qb) => (missing ? rows.forEach((r) => r(qb)) : anyOf(qb, rows, (w, r) => r(w)));
 }
@@ -82,6 +88,8 @@ function paramWhere(env: QueryEnv, owner: Owner, def: SearchParamDef, modifier: 
       return numberWhere(env, owner, def.code, modifier, raws, def.comparators, param);
     case 'quantity':
       return quantityWhere(env, owner, def.code, modifier, raws, def.comparators, param);
+    case 'composite':
+      return compositeWhere(env, owner, def, modifier, raws, param);
     default:
       throw badRequest(`${param}: ${def.type} parameters such as ${def.code} are not supported by this server`, param, 'not-supported');
   }
@@ -111,6 +119,7 @@ export function compileName(env: QueryEnv, owner: Owner, types: readonly string[
   if (name.startsWith('_has:')) return compileHas(env, owner, types, name, raws);
   if (name.includes('.')) return compileChain(env, owner, types, name, raws);
   const [code, modifier] = splitModifier(name);
+  if (code === '_list') return listWhere(env, owner, modifier, raws, name);
   const defs = definitionsFor(types, code, name);
   if (defs.length === 1) {
     const typed = types === undefined ? owner : { alias: owner.alias, type: defs[0].resourceType };
@@ -118,13 +127,19 @@ export function compileName(env: QueryEnv, owner: Owner, types: readonly string[
   }
   // Index rows are keyed by code alone, so types that define the code with the same
   // parameter type share one condition; only differing parameter types need branches.
-  if (defs.every((d) => d.type === defs[0].type)) return paramWhere(env, owner, mergeTargets(defs), modifier, raws, name);
+  if (defs.every((d) => sameShape(d, defs[0]))) return paramWhere(env, owner, mergeTargets(defs), modifier, raws, name);
   const branches = defs.map((def) => ({ type: def.resourceType, where: paramWhere(env, { alias: owner.alias, type: def.resourceType }, def, modifier, raws, name) }));
   return (qb: QB) =>
     anyOf(qb, branches, (w, b) => {
       w.where(`${owner.alias}.resource_type`, b.type);
       b.where(w);
     });
+}
+
+/** Same parameter type, and for composites the same component types: their rows are alike. */
+function sameShape(a: SearchParamDef, b: SearchParamDef): boolean {
+  const parts = (d: SearchParamDef) => (d.component ?? []).map((c) => c.type).join();
+  return a.type === b.type && (a.type !== 'composite' || parts(a) === parts(b));
 }
 
 /** One definition standing for several of the same parameter type: the union of their reference targets. */

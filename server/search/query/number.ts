@@ -3,7 +3,7 @@ import { clip } from '../normalize.js';
 import { MAX_INDEXED_TEXT } from '../types.js';
 import { splitPipes, unescapeValue } from './params.js';
 import { splitPrefix, type Prefix } from './date.js';
-import { anyOf, hasIndexRow, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
+import { anyOf, hasIndexRow, type Owner, type QB, type QueryEnv, type RowMatch, type Where } from './sql.js';
 
 /**
  * Number and quantity search: https://hl7.org/fhir/R4/search.html#number and
@@ -90,11 +90,17 @@ function numberCondition(qb: QB, t: string, v: NumberValue): void {
   }
 }
 
+/** The row condition of one `[prefix]number` value (a composite's number component). */
+export function numberMatch(raw: string, comparators: readonly string[], param: string): RowMatch {
+  const v = parseNumber(unescapeValue(raw), comparators, param);
+  return (qb, t) => numberCondition(qb, t, v);
+}
+
 /** The condition of one number parameter occurrence on `search_number`. */
 export function numberWhere(env: QueryEnv, owner: Owner, code: string, modifier: string | undefined, raws: string[], comparators: readonly string[], param: string): Where {
   if (modifier !== undefined) throw badRequest(`${param}: unknown modifier ":${modifier}" for a number parameter (known: missing)`, param, 'not-supported');
-  const values = raws.map((r) => parseNumber(unescapeValue(r), comparators, param));
-  return hasIndexRow(env, owner, 'number', code, (qb, t) => anyOf(qb, values, (w, v) => numberCondition(w, t, v)));
+  const matches = raws.map((r) => numberMatch(r, comparators, param));
+  return hasIndexRow(env, owner, 'number', code, (qb, t) => anyOf(qb, matches, (w, m) => m(w, t)));
 }
 
 interface QuantityValue extends NumberValue {
@@ -118,14 +124,18 @@ function unitCondition(qb: QB, t: string, v: QuantityValue): void {
   else qb.where((w: QB) => w.where(`${t}.unit_code`, v.unit as string).orWhere(`${t}.unit`, v.unit as string));
 }
 
+/** The row condition of one quantity value on `search_quantity` row `t` (a composite's quantity component). */
+export function quantityMatch(raw: string, comparators: readonly string[], param: string): RowMatch {
+  const v = parseQuantity(raw, comparators, param);
+  return (qb, t) => {
+    numberCondition(qb, t, v);
+    unitCondition(qb, t, v);
+  };
+}
+
 /** The condition of one quantity parameter occurrence on `search_quantity`. Units are compared as written (no UCUM conversion). */
 export function quantityWhere(env: QueryEnv, owner: Owner, code: string, modifier: string | undefined, raws: string[], comparators: readonly string[], param: string): Where {
   if (modifier !== undefined) throw badRequest(`${param}: unknown modifier ":${modifier}" for a quantity parameter (known: missing)`, param, 'not-supported');
-  const values = raws.map((r) => parseQuantity(r, comparators, param));
-  return hasIndexRow(env, owner, 'quantity', code, (qb, t) =>
-    anyOf(qb, values, (w, v) => {
-      numberCondition(w, t, v);
-      unitCondition(w, t, v);
-    }),
-  );
+  const matches = raws.map((r) => quantityMatch(r, comparators, param));
+  return hasIndexRow(env, owner, 'quantity', code, (qb, t) => anyOf(qb, matches, (w, m) => m(w, t)));
 }

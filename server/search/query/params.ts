@@ -17,7 +17,7 @@ export const RESULT_PARAMS: ReadonlySet<string> = new Set([
 ]);
 
 /** Search features this server answers with a clear 400 rather than a wrong result. */
-export const UNSUPPORTED_PARAMS: ReadonlySet<string> = new Set(['_text', '_content', '_list', '_query', '_filter', 'near']);
+export const UNSUPPORTED_PARAMS: ReadonlySet<string> = new Set(['_text', '_content', '_query', '_filter', 'near']);
 
 /** Upper bounds that keep one request from building an unbounded statement. */
 export const LIMITS = { orValues: 200, occurrences: 50, params: 100, valueLength: 4096 };
@@ -34,8 +34,8 @@ export function splitModifier(name: string): [string, string | undefined] {
   return colon < 0 ? [name, undefined] : [name.slice(0, colon), name.slice(colon + 1)];
 }
 
-/** Splits `value` at every separator not preceded by an escaping backslash. */
-function splitUnescaped(value: string, separator: string): string[] {
+/** Splits `value` at every separator not preceded by an escaping backslash; the parts keep their escapes. */
+export function splitUnescaped(value: string, separator: string): string[] {
   const parts: string[] = [];
   let start = 0;
   for (let i = 0; i < value.length; i++) {

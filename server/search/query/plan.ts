@@ -1,6 +1,7 @@
 import type { OperationOutcomeIssue } from 'fhir/r4';
 import { badRequest, FhirError } from '../../errors.js';
 import { parseElements, parseSummary, type Summary } from '../../http/shape.js';
+import { includeReady, requireCompartmentReady, requireParamReady, sortReady } from '../readiness-check.js';
 import { compileName } from './compile.js';
 import { compartmentWhere } from './compartment.js';
 import { parseIncludes, type IncludeFilter, type IncludeSpec } from './include.js';
@@ -83,6 +84,7 @@ export function compileFilters(env: QueryEnv, types: string[] | undefined, query
   const filters: Filters = { wheres: [], used: [], issues: [] };
   for (const occ of selectingParams(query)) {
     const where = leniently(lenient, filters.issues, () => {
+      requireParamReady(types, occ.name);
       const raws = alternatives(occ);
       return raws.length === 0 ? undefined : compileName(env, owner, types, occ.name, raws);
     });
@@ -129,11 +131,12 @@ export function planSearch(input: SearchInput): SearchPlan {
   const env = new QueryEnv(input.baseUrl, input.visible);
   const filters = compileFilters(env, types, query, lenient);
   if (input.compartment && types?.length === 1) {
+    requireCompartmentReady(types[0], input.compartment.type);
     filters.wheres.push(compartmentWhere(env, { alias: ROOT, type: types[0] }, input.compartment.type, input.compartment.id));
   }
   checkContained(query);
   const sort = single(query, '_sort');
-  const keys = leniently(lenient, filters.issues, () => parseSort(query._sort, types, input.postgres)) ?? parseSort(undefined, types, input.postgres);
+  const keys = leniently(lenient, filters.issues, () => parseSort(sortReady(types, query._sort), types, input.postgres)) ?? parseSort(undefined, types, input.postgres);
   const cursorText = single(query, '_cursor');
   const summary = parseSummary(query._summary);
   return {
@@ -143,7 +146,7 @@ export function planSearch(input: SearchInput): SearchPlan {
     cursor: cursorText === undefined ? undefined : decodeCursor(cursorText, keys),
     count: summary === 'count' ? 0 : parseCount(single(query, '_count'), input),
     total: summary === 'count' ? 'accurate' : parseTotal(single(query, '_total')),
-    includes: leniently(lenient, filters.issues, () => parseIncludes(query)) ?? [],
+    includes: (leniently(lenient, filters.issues, () => parseIncludes(query)) ?? []).filter((spec) => leniently(lenient, filters.issues, () => includeReady(types, spec))),
     summary,
     elements: parseElements(query._elements),
     sort: keys.some((k) => k.name !== undefined) ? sort : undefined,

@@ -5,7 +5,7 @@ import type { SearchParamDef } from '../registry.js';
 import { isResourceType, resourceTypes } from '../../validate/index.js';
 import { MAX_INDEXED_URL } from '../types.js';
 import { unescapeValue } from './params.js';
-import { anyOf, hasIndexRow, localTarget, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
+import { anyOf, hasIndexRow, localTarget, type Owner, type QB, type QueryEnv, type RowMatch, type Where } from './sql.js';
 import { tokenRows } from './token.js';
 import { isResourceId } from '../../fhir/ids.js';
 
@@ -85,6 +85,12 @@ export function checkTypeModifier(def: SearchParamDef, modifier: string, param: 
   if (def.targets.length > 0 && !def.targets.includes(modifier)) {
     throw badRequest(`${param}: ${def.code} does not refer to ${modifier}`, param, 'value');
   }
+}
+
+/** The row condition of one reference value on `search_reference` row `t` (a composite's reference component). */
+export function referenceMatch(raw: string, def: SearchParamDef, env: QueryEnv, param: string): RowMatch {
+  const v = parseRef(raw, def, undefined, env, param);
+  return (qb, t) => matchRef(qb, t, v, env.baseUrl);
 }
 
 /** The condition of one reference parameter occurrence. */

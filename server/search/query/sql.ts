@@ -15,6 +15,8 @@ import type { IndexKind } from '../types.js';
 export type QB = Knex.QueryBuilder;
 /** Adds one condition (or a group of them) to a query's WHERE clause. */
 export type Where = (qb: QB) => void;
+/** Adds the conditions of one search value on the index row aliased `t`. */
+export type RowMatch = (qb: QB, t: string) => void;
 
 /**
  * Which rows of `resources r` some caller may see: every row (`'all'`, no SQL at all), none
@@ -81,6 +83,19 @@ export interface IndexCondition extends Where {
 const RANK: Record<IndexKind, number> = { reference: 0, token: 1, uri: 1, string: 2, number: 3, quantity: 3, date: 3 };
 
 /**
+ * `select 1 from search_<kind> as <t>` for a probe that finds its rows by owner through the
+ * `_resource` index. On SQLite the index is named (`INDEXED BY`): without ANALYZE
+ * statistics SQLite may pick the `_lookup` index, which starts with the same columns
+ * `(resource_type, code)` and would read every row of the code instead of the owner's few.
+ */
+export function selectOneByResource(qb: QB, kind: IndexKind, t: string): void {
+  const table = SEARCH_TABLES[kind];
+  const sqlite = (qb as unknown as { client: { dialect: string } }).client.dialect !== 'postgresql';
+  if (sqlite) qb.select(qb.client.raw('1')).fromRaw(`"${table}" as "${t}" indexed by "${table}_resource"`);
+  else qb.select(qb.client.raw('1')).from(`${table} as ${t}`);
+}
+
+/**
  * "The owner has a row in search_<kind> with this code matching `match`" (leave `match`
  * out to test mere presence, for `:missing`), or with `negate`, "has none".
  *
@@ -114,9 +129,7 @@ export function hasIndexRow(
     matching(this);
   };
   const correlated = function (this: QB): void {
-    const sqlite = (this as unknown as { client: { dialect: string } }).client.dialect !== 'postgresql';
-    if (sqlite) this.select(this.client.raw('1')).fromRaw(`"${table}" as "${t}" indexed by "${table}_resource"`);
-    else this.select(this.client.raw('1')).from(`${table} as ${t}`);
+    selectOneByResource(this, kind, t);
     this.whereRaw('?? = ??', [`${t}.resource_type`, `${owner.alias}.resource_type`]).whereRaw('?? = ??', [`${t}.resource_id`, `${owner.alias}.id`]);
     matching(this);
   };

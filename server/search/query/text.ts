@@ -2,12 +2,24 @@ import { badRequest } from '../../errors.js';
 import { clip, normalizeSearchString } from '../normalize.js';
 import { MAX_INDEXED_TEXT, MAX_INDEXED_URL } from '../types.js';
 import { unescapeValue } from './params.js';
-import { anyOf, contains, hasIndexRow, startsWith, type Owner, type QueryEnv, type Where } from './sql.js';
+import { anyOf, contains, hasIndexRow, startsWith, type Owner, type QueryEnv, type RowMatch, type Where } from './sql.js';
 
 /**
  * String and URI search: https://hl7.org/fhir/R4/search.html#string and
  * https://hl7.org/fhir/R4/search.html#uri.
  */
+
+/** The row condition of one string value, as a plain string search matches it (a composite's string component). */
+export function stringMatch(raw: string): RowMatch {
+  const s = normalizeSearchString(unescapeValue(raw));
+  return (qb, t) => startsWith(qb, `${t}.value`, s);
+}
+
+/** The row condition of one URI value, matched exactly (a composite's uri component). */
+export function uriMatch(raw: string): RowMatch {
+  const uri = clip(unescapeValue(raw), MAX_INDEXED_URL);
+  return (qb, t) => void qb.where(`${t}.value`, uri);
+}
 
 /**
  * String: by default the normalised value starts with the normalised search text

@@ -86,7 +86,11 @@ export function tokenWhere(env: QueryEnv, owner: Owner, code: string, modifier: 
     case 'below':
     case 'in':
     case 'not-in':
-      throw badRequest(`${param}: the :${modifier} modifier needs terminology services, which this server does not have`, param, 'not-supported');
+      throw badRequest(
+        `${param}: terminology-based modifiers (:${modifier}) are not supported by this server: they need a terminology service to expand value sets and code hierarchies`,
+        param,
+        'not-supported',
+      );
     default:
       throw badRequest(`${param}: unknown modifier ":${modifier}" for a token parameter`, param, 'not-supported');
   }
