@@ -6,7 +6,9 @@
  * - a raw better-sqlite3 insert of the same resources as JSON text, one transaction per
  *   file, without any FHIR work (what storage alone costs).
  *
- *   node --import tsx bench/ingest.ts [--engine sqlite|postgres] [--data DIR]
+ *   node --import tsx bench/ingest.ts [--engine sqlite|postgres] [--data DIR] [--commit-size N]
+ *
+ * `--commit-size` is `kiln import --commit-size` (resources per shared transaction; 1 commits every file).
  *
  * PostgreSQL uses KILN_TEST_DATABASE_URL, in a schema of its
  * own that is dropped afterwards. Target: >= 10,000 resources/s on SQLite, memory flat.
@@ -68,14 +70,14 @@ function rssSampler(): { stop(): number[] } {
   return { stop: () => (clearInterval(timer), samples) };
 }
 
-async function benchImport(engine: string, data: string) {
+async function benchImport(engine: string, data: string, commitResources: number | undefined) {
   const fresh = await freshFor(engine);
   const config = loadConfig({ KILN_SECRET_KEY: 'kiln-bench-secret-key-material-0123456789', ...process.env, KILN_LOG_LEVEL: 'warn' });
   const app = await createApp(config, { db: fresh.db });
   const sampler = rssSampler();
   const sql = sqlTimer(fresh.db);
   const started = process.hrtime.bigint();
-  const summary = await importPaths(app, [data], { autoProvenance: config.autoProvenance });
+  const summary = await importPaths(app, [data], { autoProvenance: config.autoProvenance, commitResources });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const samples = sampler.stop();
   const statements = sql.stop();
@@ -137,7 +139,9 @@ function benchRawSqlite(paths: string[]) {
 const rate = (n: number, s: number) => `${Math.round(n / s).toLocaleString('en-US')}/s`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { engine: { type: 'string', default: 'sqlite' }, data: { type: 'string' } } });
+  const { values } = parseArgs({ options: { engine: { type: 'string', default: 'sqlite' }, data: { type: 'string' }, 'commit-size': { type: 'string' } } });
+  const commitSize = values['commit-size'] === undefined ? undefined : Number(values['commit-size']);
+  if (commitSize !== undefined && !(Number.isInteger(commitSize) && commitSize >= 1)) throw new Error('--commit-size must be a whole number >= 1');
   const engine = values.engine as string;
   if (engine !== 'sqlite' && engine !== 'postgres') throw new Error('--engine must be sqlite or postgres');
   const data = values.data ?? join(ROOT, '..', 'shared', 'data', 'synthea-r4');
@@ -145,13 +149,13 @@ async function main(): Promise<void> {
   const gz = paths.reduce((n, p) => n + statSync(p).size, 0);
 
   // The import first, so that its peak RSS is not the baselines'.
-  const run = await benchImport(engine, data);
+  const run = await benchImport(engine, data, commitSize);
   const parse = benchParse(paths);
   const raw = benchRawSqlite(paths);
 
   const { summary, seconds } = run;
   console.log(`data:     ${data}: ${paths.length} files, ${(gz / MB).toFixed(1)} MB on disk, ${(parse.bytes / MB).toFixed(1)} MB JSON, ${parse.resources} resources`);
-  console.log(`engine:   ${run.label}`);
+  console.log(`engine:   ${run.label}; ${commitSize === undefined ? 'default commit size' : `--commit-size ${commitSize}`}`);
   console.log(
     `import:   ${summary.resources} resources (${summary.written} new versions, ${summary.failed.length} failed files) in ${seconds.toFixed(2)} s = ${rate(summary.resources, seconds)}`,
   );

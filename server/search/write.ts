@@ -27,10 +27,16 @@ export interface WriteOptions {
   replace?: boolean;
 }
 
-/** Bound parameters per statement: SQLite allows 32,766 (since 3.32), PostgreSQL 65,535. */
-function parameterLimit(db: Knex): number {
-  return db.client.dialect === 'postgresql' ? 65_000 : 32_000;
-}
+/**
+ * Rows per multi-row INSERT, largest first. Rows go out in statements of these sizes
+ * only, largest first (1,000 rows go out as 512 + 7 × 64 + 5 × 8), so each table has
+ * at most four distinct statements and SQLite reuses their prepared form (see
+ * `cacheStatements` in db/connect.ts). One statement per exact row count, as before,
+ * made nearly every insert a new statement, and parsing a statement of thousands of
+ * tuples cost more than running it. 512 rows of the widest table bind 5,120 values, far
+ * under both engines' limits (SQLite 32,766, PostgreSQL 65,535).
+ */
+const STATEMENT_ROWS = [512, 64, 8, 1] as const;
 
 /** Ids per `IN (…)` list of a delete, well under either engine's parameter limit. */
 const DELETE_CHUNK = 5_000;
@@ -47,31 +53,44 @@ const COLUMNS: Record<IndexKind, readonly string[]> = {
 };
 
 /**
- * Inserts all rows of one kind with as few statements as the parameter limit allows.
+ * Inserts all rows of one kind in multi-row statements of the `STATEMENT_ROWS` sizes.
  * The statement is a plain multi-row `INSERT … VALUES (…), (…)`, valid on both engines:
  * knex's builder would emit `INSERT … SELECT … UNION ALL SELECT …` for SQLite, which
  * stops at 500 rows (SQLITE_MAX_COMPOUND_SELECT) and parses slower.
  */
 async function insertRows(db: Knex | Knex.Transaction, kind: IndexKind, writes: readonly IndexWrite[]): Promise<void> {
   const columns = COLUMNS[kind];
-  const perStatement = Math.max(1, Math.floor(parameterLimit(db) / columns.length));
-  const tuple = `(${columns.map(() => '?').join(', ')})`;
-  const head = `insert into "${SEARCH_TABLES[kind]}" (${columns.map((c) => `"${c}"`).join(', ')}) values `;
-  let bindings: Knex.Value[] = [];
-  let count = 0;
-  const flush = async (): Promise<void> => {
-    await db.raw(head + new Array<string>(count).fill(tuple).join(', '), bindings);
-    bindings = [];
-    count = 0;
-  };
+  const bindings: Knex.Value[] = [];
   for (const w of writes) {
     for (const row of w.rows[kind] as unknown as Record<string, Knex.Value | undefined>[]) {
       bindings.push(w.resourceType, w.id);
       for (let c = 2; c < columns.length; c++) bindings.push(row[columns[c]] ?? null);
-      if (++count === perStatement) await flush();
     }
   }
-  if (count > 0) await flush();
+  const width = columns.length;
+  let done = 0;
+  const total = bindings.length / width;
+  for (const size of STATEMENT_ROWS) {
+    while (total - done >= size) {
+      await db.raw(insertStatement(kind, size), bindings.slice(done * width, (done + size) * width));
+      done += size;
+    }
+  }
+}
+
+/** The text of each `insert into search_<kind> … values` of `rows` rows, made once. */
+const statements = new Map<string, string>();
+
+function insertStatement(kind: IndexKind, rows: number): string {
+  const key = `${kind}:${rows}`;
+  let sql = statements.get(key);
+  if (sql === undefined) {
+    const columns = COLUMNS[kind];
+    const tuple = `(${columns.map(() => '?').join(', ')})`;
+    sql = `insert into "${SEARCH_TABLES[kind]}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${new Array<string>(rows).fill(tuple).join(', ')}`;
+    statements.set(key, sql);
+  }
+  return sql;
 }
 
 /** Groups ids by resource type, so deletes can use one `IN` list per type. */
