@@ -4,7 +4,7 @@
  * `GET metadata` needs one).
  */
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { clientAssertion, keyPair, type BackendClient } from '../test/helpers/auth.js';
 
@@ -27,9 +27,21 @@ export async function waitFor(url: string): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-/** Runs a TypeScript entry of the project as its own process (stdout dropped, stderr shown). */
+/** Runs an entry of the project as its own process (stdout dropped, stderr shown); TypeScript through tsx. */
 export function startNode(script: string, args: string[], env: Record<string, string | undefined>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  return spawn(process.execPath, [...loader, script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/**
+ * The server as `npm start` runs it: compiles the sources (`npm run build`) and returns
+ * the `kiln serve` entry of the build. Benchmarks of the request path use it, since tsx
+ * adds work to every call of the sources it runs.
+ */
+export function compiledServer(): { script: string; args: string[] } {
+  const built = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('the build (tsc -p tsconfig.build.json) failed');
+  return { script: 'bin/kiln.js', args: ['serve'] };
 }
 
 /**

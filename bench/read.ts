@@ -5,7 +5,8 @@
  *   node --import tsx bench/read.ts [--engine sqlite|postgres] [--patients 20]
  *        [--duration 10] [--connections 10] [--rounds 3] [--log-level info]
  *
- * Each server runs in its own process, the load generator in this one, so on a 2-core
+ * Kiln runs as `npm start` runs it, from the compiled build (made first, see
+ * `compiledServer`). Each server runs in its own process, the load generator in this one, so on a 2-core
  * machine the server under test has one core to itself. Kiln's requests carry a Bearer
  * token of a backend client registered for the run (`system/*.rs`, a fresh token for
  * every load run); the bare server ignores the header. PostgreSQL needs
@@ -15,7 +16,7 @@ import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type { Engine } from '../server/db/connect.js';
 import { freshDatabase } from '../test/helpers/db.js';
-import { BackendAuth, checkRunLength, freePort, startKiln, startNode, waitFor, load as loadRun, median } from './lib.js';
+import { BackendAuth, checkRunLength, compiledServer, freePort, startKiln, startNode, waitFor, load as loadRun, median } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,7 +36,7 @@ const load = (url: string, label: string, headers: Record<string, string>) =>
 
 async function main() {
   const fresh = await freshDatabase(args.engine as Engine);
-  const kiln = await startKiln(fresh.url, { KILN_SAMPLE_PATIENTS: args.patients as string, KILN_LOG_LEVEL: args['log-level'] as string });
+  const kiln = await startKiln(fresh.url, { KILN_SAMPLE_PATIENTS: args.patients as string, KILN_LOG_LEVEL: args['log-level'] as string }, compiledServer());
   let bare: ChildProcess | undefined;
   try {
     const { base } = kiln;
@@ -45,7 +46,7 @@ async function main() {
     const id = page.entry[0].resource.id;
     const bytes = await (await fetch(`${base}/Patient/${id}`, { headers })).text();
     const [{ n }] = await fresh.db.knex('resources').count({ n: '*' });
-    console.log(JSON.stringify({ engine: args.engine, resources: Number(n), patients: Number(args.patients), bodyBytes: bytes.length, connections: Number(args.connections), durationS: Number(args.duration), auth: `Bearer token (client_credentials, ${auth.scope})`, node: process.version }));
+    console.log(JSON.stringify({ engine: args.engine, resources: Number(n), patients: Number(args.patients), bodyBytes: bytes.length, connections: Number(args.connections), durationS: Number(args.duration), auth: `Bearer token (client_credentials, ${auth.scope})`, server: 'compiled (bin/kiln.js serve)', node: process.version }));
     const barePort = await freePort();
     bare = startNode('bench/bare-server.ts', [String(barePort)], { BODY: bytes });
     const bareUrl = `http://127.0.0.1:${barePort}/`;
