@@ -22,7 +22,7 @@ export interface FhirRequest {
   body?: unknown;
   /** Path relative to the FHIR base, with its query string (`Patient/1?_pretty=true`). */
   url: string;
-  /** The id a create must use: set by a transaction that rewrote references to it. */
+  /** The id a create (or a conditional update that matches nothing) must use: set by a transaction that rewrote references to it. */
   assignedId?: string;
 }
 

@@ -1,7 +1,7 @@
 import type { Bundle, BundleEntry, BundleEntryResponse } from 'fhir/r4';
 import type { FhirResponse, RequestContext } from '../context.js';
 import { FhirError, badRequest, normalizeError, preconditionFailed } from '../errors.js';
-import { findExisting, ifNoneExistCriteria } from '../controllers/conditional.js';
+import { conditionalUpdateTarget, findExisting, ifNoneExistCriteria } from '../controllers/conditional.js';
 import { dispatch } from '../http/dispatch.js';
 import type { WriteSession } from '../service/types.js';
 import { preferReturn } from '../parse/headers.js';
@@ -32,6 +32,7 @@ export async function processTransaction(bundle: { entry?: RawEntry[] }, req: Fh
   await ctx.resources.write(provenance, async (session) => {
     const inner = { ...ctx, session };
     const ids = await conditionalCreates(entries, inner);
+    await conditionalUpdates(entries, inner, ids);
     plannedIds(entries, ids);
     await conditionalReferences(entries, inner, ids);
     for (const e of entries) if (e.request.body !== undefined) rewriteReferences(e.request.body, ids);
@@ -93,6 +94,26 @@ async function conditionalCreates(entries: EntryRequest[], ctx: RequestContext &
     }
   }
   return ids;
+}
+
+/**
+ * Conditional updates (`PUT Patient?identifier=…`) with a `fullUrl`: references to it
+ * point at the resource the update will write, the match or the new one.
+ * See: https://hl7.org/fhir/R4/bundle.html#references
+ */
+async function conditionalUpdates(entries: EntryRequest[], ctx: RequestContext & { session: WriteSession }, ids: Map<string, string>): Promise<void> {
+  for (const e of entries) {
+    if (e.request.method !== 'PUT' || !e.fullUrl || ids.has(e.fullUrl) || e.segments.length !== 1 || !e.request.url.includes('?')) continue;
+    try {
+      const type = e.segments[0];
+      if (!isResourceType(type)) continue; // dispatch answers the unknown type
+      const id = await conditionalUpdateTarget(ctx, ctx.session, { ...e.request, params: { type } });
+      e.request.assignedId = id;
+      ids.set(e.fullUrl, `${type}/${id}`);
+    } catch (err) {
+      throw atEntry(err, e.index);
+    }
+  }
 }
 
 /**

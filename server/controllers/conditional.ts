@@ -54,8 +54,28 @@ export async function findExisting(ctx: RequestContext, s: WriteSession, type: s
 }
 
 /**
+ * Where a conditional update (`PUT [type]?criteria`) will write: the one match, or
+ * (none) the body's id or a new one; several are a 412. A transaction resolves its
+ * conditional updates this way before anything is written, so that references to their
+ * `fullUrl` can point at the resource they will write.
+ * See: https://hl7.org/fhir/R4/bundle.html#references
+ */
+export async function conditionalUpdateTarget(ctx: RequestContext, s: WriteSession, req: FhirRequest): Promise<string> {
+  const type = req.params.type as string;
+  accessFor(ctx).require(type, 'conditional-update');
+  const query = criteria(req);
+  const ids = await matches(ctx, s, type, query, 2);
+  if (ids.length > 1) throw preconditionFailed(`Conditional update: more than one ${type} matches "${query}"`);
+  const bodyId = (req.body as AnyResource | undefined)?.id;
+  return ids[0] ?? bodyId ?? randomUUID();
+}
+
+/**
  * Conditional update (`PUT [type]?criteria`): no match creates (with the body's id if it
  * has one), one match is updated (a differing body id is a 400), several are a 412.
+ * In a transaction, `assignedId` is where the first pass found it would write; if the
+ * transaction's own earlier entries changed what matches, the entry fails (412) rather
+ * than leave references to its `fullUrl` pointing at another resource.
  * See: https://hl7.org/fhir/R4/http.html#cond-update
  */
 export const conditionalUpdate: Controller = async (req, ctx) => {
@@ -75,7 +95,10 @@ export const conditionalUpdate: Controller = async (req, ctx) => {
       if (ids.length === 1 && body.id !== undefined && body.id !== ids[0]) {
         throw badRequest(`The body's id "${body.id}" is not the id of the matching ${type} (${ids[0]})`, `${type}.id`);
       }
-      const id = ids[0] ?? body.id ?? randomUUID();
+      const id = ids[0] ?? body.id ?? req.assignedId ?? randomUUID();
+      if (req.assignedId !== undefined && id !== req.assignedId) {
+        throw preconditionFailed(`Conditional update: what matches "${query}" changed within the transaction (now ${type}/${id})`);
+      }
       // No match may still name an existing resource by the body's id: it must be one the token may update.
       await assertExisting(access, s.trx, type, id, 'u', 'update');
       const out = await ctx.resources.update(s, { ...body, id }, ifMatch);

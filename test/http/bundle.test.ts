@@ -206,4 +206,40 @@ describe.each(engines())('conditional create on %s', (engine) => {
     expect(res.body.entry[0].response.status).toBe('200 OK');
     expect(res.body.entry[1].resource.subject.reference).toBe(`Patient/${existing.body.id}`);
   });
+
+  it('a conditional PUT entry with a fullUrl: references point at the resource it writes, created or matched', async () => {
+    const patientUrl = 'urn:uuid:5d0a3a1e-3f7a-4f55-9b64-3a7e8c2d0101';
+    const bundle = (given: string) => ({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          resource: { resourceType: 'Observation', status: 'final', code: { text: 'cond-put' }, subject: { reference: patientUrl } },
+          request: { method: 'POST', url: 'Observation' },
+        },
+        { fullUrl: patientUrl, resource: { ...ident('cput-1'), name: [{ given: [given] }] }, request: { method: 'PUT', url: 'Patient?identifier=https://kiln.example/mrn|cput-1' } },
+      ],
+    });
+    // No match: the update creates, and the Observation points at what it created.
+    const first = await fhirFetch(t, '', { method: 'POST', body: bundle('First') });
+    expect(first.status).toBe(200);
+    expect(first.body.entry[1].response.status).toBe('201 Created');
+    const created = first.body.entry[1].response.location.split('/_history/')[0];
+    expect(first.body.entry[0].resource.subject.reference).toBe(created);
+    // One match: the same Patient is updated, and the new Observation points at it.
+    const second = await fhirFetch(t, '', { method: 'POST', body: bundle('Second') });
+    expect(second.status).toBe(200);
+    expect(second.body.entry[1].response.status).toBe('200 OK');
+    expect(second.body.entry[1].response.location.split('/_history/')[0]).toBe(created);
+    expect(second.body.entry[0].resource.subject.reference).toBe(created);
+    expect((await fhirFetch(t, created)).body.name[0].given).toEqual(['Second']);
+    // Two matches: the transaction fails as a whole, naming the entry, and writes nothing.
+    await fhirFetch(t, 'Patient', { method: 'POST', body: ident('cput-1') });
+    const stored = async () => Number((await t.app.db.knex('resources').count({ n: '*' }))[0].n);
+    const before = await stored();
+    const third = await fhirFetch(t, '', { method: 'POST', body: bundle('Third') });
+    expect(third.status).toBe(412);
+    expect(JSON.stringify(third.body)).toMatch(/entry\[1\]|entry 1/);
+    expect(await stored()).toBe(before);
+  });
 });
