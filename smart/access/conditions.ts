@@ -73,7 +73,7 @@ export function queryRows(env: QueryEnv, scope: ResourceScope, types: string[] |
   for (const [name, value] of scope.query.params) (query[name] ??= []).push(value);
   try {
     const filters = compileFilters(env, types, query, false);
-    if (filters.wheres.length !== scope.query.params.length) return 'none';
+    if (filters.used.length !== scope.query.params.length) return 'none';
     return everyRule(filters.wheres);
   } catch (err) {
     if (err instanceof FhirError) return 'none';

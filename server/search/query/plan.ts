@@ -4,6 +4,7 @@ import { parseElements, parseSummary, type Summary } from '../../http/shape.js';
 import { includeReady, requireCompartmentReady, requireParamReady, sortReady } from '../readiness-check.js';
 import { compileName } from './compile.js';
 import { compartmentWhere } from './compartment.js';
+import { mergedDateRanges } from './merge.js';
 import { parseIncludes, type IncludeFilter, type IncludeSpec } from './include.js';
 import { alternatives, selectingParams, type Occurrence } from './params.js';
 import { decodeCursor, parseSort, type Cursor, type SortKey } from './sort.js';
@@ -93,6 +94,7 @@ export function compileFilters(env: QueryEnv, types: string[] | undefined, query
       filters.used.push(occ);
     }
   }
+  filters.wheres.push(...mergedDateRanges(env, owner, types, filters.used));
   return filters;
 }
 
