@@ -67,7 +67,30 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
     up: createSearchParamStatusTables,
     down: dropSearchParamStatusTables,
   },
+  '0006_resource_key_collation': {
+    up: (knex) => setKeyCollation(knex, 'C'),
+    down: (knex) => setKeyCollation(knex, 'default'),
+  },
 };
+
+/**
+ * PostgreSQL only: the key columns of `resources` and `resource_history` in the "C"
+ * collation, as the search index tables' are (see search/schema.ts). Search joins index
+ * rows to `resources` on `(resource_type, id)`; with two collations PostgreSQL cannot
+ * use the primary key for that join, and a search by one patient read every row of the
+ * type instead (a hash join over a sequential scan: 20 ms instead of 2 ms on 15,000
+ * Observations). Bytewise order is also what SQLite's BINARY gives, so ids sort alike on
+ * both engines. The indexes on these columns are rebuilt; the table data is not.
+ */
+async function setKeyCollation(knex: Knex, collation: 'C' | 'default'): Promise<void> {
+  if (knex.client.dialect !== 'postgresql') return;
+  for (const table of ['resources', 'resource_history']) {
+    await knex.raw(
+      `alter table ?? alter column resource_type type varchar(64) collate "${collation}", alter column id type varchar(64) collate "${collation}"`,
+      [table],
+    );
+  }
+}
 
 const source: Knex.MigrationSource<string> = {
   getMigrations: async () => Object.keys(migrations).sort(),
