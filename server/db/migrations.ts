@@ -71,7 +71,38 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
     up: (knex) => setKeyCollation(knex, 'C'),
     down: (knex) => setKeyCollation(knex, 'default'),
   },
+  '0007_search_statistics': {
+    up: createSearchStatistics,
+    down: dropSearchStatistics,
+  },
 };
+
+/**
+ * PostgreSQL only: statistics on the columns of the token and reference index tables
+ * taken together (https://www.postgresql.org/docs/current/planner-stats.html#PLANNER-STATS-EXTENDED).
+ * Their conditions always come together (`resource_type`, `code`, then system and value
+ * or target type and id), and are far from independent: `code=8867-4` also implies its
+ * system, type and parameter code. Multiplying their separate frequencies, PostgreSQL
+ * estimated 61 Observations with that code where there were 873, drove a patient's
+ * search from them and probed each for the patient: 10 ms instead of 3.
+ */
+const SEARCH_STATISTICS: Record<string, string[]> = {
+  search_token: ['resource_type', 'code', 'system', 'value'],
+  search_reference: ['resource_type', 'code', 'target_type', 'target_id'],
+};
+
+async function createSearchStatistics(knex: Knex): Promise<void> {
+  if (knex.client.dialect !== 'postgresql') return;
+  for (const [table, columns] of Object.entries(SEARCH_STATISTICS)) {
+    await knex.raw(`create statistics if not exists ?? (mcv, dependencies) on ${columns.map(() => '??').join(', ')} from ??`, [`${table}_combined`, ...columns, table]);
+    await knex.raw('analyze ??', [table]);
+  }
+}
+
+async function dropSearchStatistics(knex: Knex): Promise<void> {
+  if (knex.client.dialect !== 'postgresql') return;
+  for (const table of Object.keys(SEARCH_STATISTICS)) await knex.raw('drop statistics if exists ??', [`${table}_combined`]);
+}
 
 /**
  * PostgreSQL only: the key columns of `resources` and `resource_history` in the "C"
