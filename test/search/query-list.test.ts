@@ -34,6 +34,14 @@ describe.each(engines())('_list on %s', (engine) => {
   });
   afterAll(() => t.stop());
 
+  it('is listed in the CapabilityStatement for every type', async () => {
+    const cs = (await fhirFetch(t, 'metadata')).body as { rest: { resource: { type: string; searchParam?: { name: string; type: string }[] }[] }[] };
+    for (const type of ['Patient', 'Observation', 'Organization']) {
+      const resource = cs.rest[0].resource.find((r) => r.type === type);
+      expect([type, resource?.searchParam?.find((p) => p.name === '_list')?.type]).toEqual([type, 'special']);
+    }
+  });
+
   it('returns the current resources of the searched type on the list', async () => {
     expect(await q('Patient?_list=l1')).toEqual(['p1', 'p2']);
     expect(await q('Observation?_list=l1')).toEqual(['o1']);

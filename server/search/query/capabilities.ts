@@ -59,9 +59,14 @@ export function searchCapabilities(type: string): SearchCapabilities {
   const defs = searchParamsFor(type).filter(isListed);
   const key = searchCapabilitiesKey();
   if (revIncludes?.key !== key) revIncludes = { key, byTarget: buildRevIncludes() };
+  const searchParam: NonNullable<SearchCapabilities['searchParam']> = defs.map((d) => ({ name: d.code, definition: d.url, type: d.type as 'token' }));
+  // `_list` has no SearchParameter in R4; it is answered from List's own `item` rows.
+  if (isReady('List', 'item')) searchParam.push({ name: '_list', type: 'special', documentation: LIST_DOCUMENTATION });
   return {
     searchInclude: ['*', ...defs.filter((d) => d.type === 'reference').map((d) => `${type}:${d.code}`)],
     searchRevInclude: revIncludes.byTarget.get(type) ?? [],
-    searchParam: defs.map((d) => ({ name: d.code, definition: d.url, type: d.type as 'token' })),
+    searchParam,
   };
 }
+
+const LIST_DOCUMENTATION = 'The resources of this type that List/[id] refers to in entry.item (https://hl7.org/fhir/R4/search.html#list); functional lists such as $current-allergies are not supported.';
