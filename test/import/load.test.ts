@@ -1,10 +1,13 @@
 import { basename } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { connect } from '../../server/db/connect.js';
 import { engines } from '../helpers/db.js';
 import { bundle, FileSet, harness, observation, patient, uuid, uuidEntry, type ImportHarness } from './fixtures.js';
 
 /**
- * What `kiln import` stores: ids kept, no duplicates on a re-run, one transaction and one
- * Provenance per file, NDJSON per chunk, compressed files, entries that are no loads.
+ * What `kiln import` stores: ids kept, no duplicates on a re-run, one Provenance per file,
+ * NDJSON per chunk, compressed files, entries that are no loads, and files sharing a
+ * transaction reported only once it has committed.
  */
 describe.each(engines())('kiln import loading (%s)', (engine) => {
   let h: ImportHarness;
@@ -126,5 +129,41 @@ describe.each(engines())('kiln import loading (%s)', (engine) => {
     expect(summary.failed[0].failure?.entry).toBe('entry 1');
     expect(summary.failed[0].failure?.path).toMatch(/Observation\.status/);
     expect(await h.read('Patient', p)).toBeUndefined();
+  });
+
+  it('reports files only once they are visible to others, and a bad file in the middle leaves nothing', async () => {
+    const ids: string[] = [];
+    for (let f = 0; f < 5; f++) {
+      const p = uuid();
+      ids.push(p);
+      const obs = f === 2 ? { ...observation(`urn:uuid:${p}`), status: 'not-a-status' } : observation(`urn:uuid:${p}`);
+      files.json(`f${f}.json`, bundle([uuidEntry('Patient', p, patient(`G${f}`)), uuidEntry('Observation', uuid(), obs)]));
+    }
+    // The callback is synchronous; on SQLite another connection can look at once.
+    const peek = engine === 'sqlite' ? new BetterSqlite3(h.database.url.slice('sqlite:'.length), { readonly: true }) : undefined;
+    const reported: string[] = [];
+    const visibleWhenReported: number[] = [];
+    const summary = await h.run([files.dir], {
+      commitResources: 1000,
+      onCommitted: (file) => {
+        reported.push(file.path.split('/').pop() as string);
+        const row = peek?.prepare('select count(*) as n from resources where id in (' + ids.map(() => '?').join(',') + ')').get(...ids) as { n: number } | undefined;
+        if (row) visibleWhenReported.push(row.n);
+      },
+    });
+    peek?.close();
+    expect(reported).toEqual(['f0.json', 'f1.json', 'f3.json', 'f4.json']);
+    // All four files shared one transaction: each was reported once all of them were stored.
+    if (engine === 'sqlite') expect(visibleWhenReported).toEqual([4, 4, 4, 4]);
+    const other = connect(h.database.url);
+    try {
+      const stored = (await other.knex('resources').whereIn('id', ids).select('id')).map((r: { id: string }) => r.id);
+      expect(new Set(stored)).toEqual(new Set([ids[0], ids[1], ids[3], ids[4]]));
+    } finally {
+      await other.close();
+    }
+    expect(summary.failed.map((f) => f.file.path.split('/').pop())).toEqual(['f2.json']);
+    expect(summary.files.map((f) => f.resources)).toEqual([2, 2, 0, 2, 2]);
+    expect(await h.count('Provenance')).toBe(4);
   });
 });
