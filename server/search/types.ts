@@ -105,6 +105,11 @@ export type IndexKind = keyof IndexRows;
 
 export const INDEX_KINDS: readonly IndexKind[] = ['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri'];
 
+/** The table a parameter of search type `type` is indexed in: the one named like it (composite and special have none). */
+export function indexKindOf(type: string): IndexKind | undefined {
+  return (INDEX_KINDS as readonly string[]).includes(type) ? (type as IndexKind) : undefined;
+}
+
 export function emptyIndexRows(): IndexRows {
   return { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
 }

@@ -3,6 +3,7 @@ import { isIndexableComposite } from '../composite.js';
 import { isReady, readinessVersion } from '../readiness.js';
 import { registryGeneration, searchableResourceTypes, searchParamsFor, type SearchParamDef } from '../registry.js';
 import { UNSUPPORTED_PARAMS } from './params.js';
+import { indexKindOf } from '../types.js';
 
 /**
  * What the CapabilityStatement says about searching each type, generated from the
@@ -15,13 +16,11 @@ import { UNSUPPORTED_PARAMS } from './params.js';
 /** The search members of `CapabilityStatement.rest.resource`. */
 export type SearchCapabilities = Pick<CapabilityStatementRestResource, 'searchParam' | 'searchInclude' | 'searchRevInclude'>;
 
-const QUERYABLE = new Set(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri']);
-
 /** True when the query side can answer the parameter (`near`, `_text`, … cannot). */
 export function isSupported(def: SearchParamDef): boolean {
   if (def.code === '_id' || def.code === '_lastUpdated') return true;
   if (def.type === 'composite') return isIndexableComposite(def);
-  return QUERYABLE.has(def.type) && def.expression !== undefined && !UNSUPPORTED_PARAMS.has(def.code);
+  return indexKindOf(def.type) !== undefined && def.expression !== undefined && !UNSUPPORTED_PARAMS.has(def.code);
 }
 
 /** Supported, and its index complete. */

@@ -1,6 +1,6 @@
 import { badRequest } from '../../errors.js';
 import { getSearchParam, type SearchParamDef } from '../registry.js';
-import type { IndexKind } from '../types.js';
+import { indexKindOf, type IndexKind } from '../types.js';
 import { compileChain, compileHas } from './chain.js';
 import { compositePresence, compositeWhere } from './composite.js';
 import { dateCondition, dateWhere, parseDates } from './date.js';
@@ -22,10 +22,6 @@ import { tokenWhere } from './token.js';
 /** The type whose parameters are exactly those every resource has (it derives from Resource alone). */
 export const RESOURCE_LEVEL = 'Parameters';
 
-const KIND: Partial<Record<SearchParamDef['type'], IndexKind>> = {
-  token: 'token', string: 'string', reference: 'reference', date: 'date', number: 'number', quantity: 'quantity', uri: 'uri',
-};
-
 /** `_id`: the resource's own id column (https://hl7.org/fhir/R4/search.html#id). */
 function idWhere(owner: Owner, modifier: string | undefined, raws: string[], param: string): Where {
   const ids = raws.map(unescapeValue);
@@ -46,7 +42,7 @@ function lastUpdatedWhere(owner: Owner, def: SearchParamDef, modifier: string | 
 /** The (table, code) pairs whose rows mean "this parameter has a value". */
 function presenceRows(def: SearchParamDef, param: string): [IndexKind, string][] {
   if (def.type === 'composite') return [compositePresence(def, param)];
-  const kind = KIND[def.type];
+  const kind = indexKindOf(def.type);
   if (kind === undefined || def.expression === undefined || UNSUPPORTED_PARAMS.has(def.code)) {
     throw badRequest(`${param}: :missing is not supported for ${def.code}`, param, 'not-supported');
   }

@@ -2,7 +2,7 @@ import { badRequest } from '../../errors.js';
 import { isIndexableComposite } from '../composite.js';
 import { clip } from '../normalize.js';
 import { getSearchParam, getSearchParameterByUrl, type SearchParamComponent, type SearchParamDef } from '../registry.js';
-import { componentCode, type IndexKind } from '../types.js';
+import { componentCode, indexKindOf, type IndexKind } from '../types.js';
 import { dateCondition, parseDates } from './date.js';
 import { numberMatch, quantityMatch } from './number.js';
 import { splitUnescaped } from './params.js';
@@ -32,8 +32,6 @@ interface ComponentSearch {
   name: string;
   parse: (raw: string) => RowMatch;
 }
-
-const KIND: Record<string, IndexKind> = { token: 'token', string: 'string', reference: 'reference', date: 'date', number: 'number', quantity: 'quantity', uri: 'uri' };
 
 /** The definition of a component's parameter: the registry's, or one read from its SearchParameter. */
 function componentDef(def: SearchParamDef, c: SearchParamComponent): SearchParamDef {
@@ -75,7 +73,8 @@ function componentSearches(def: SearchParamDef, env: QueryEnv, param: string): C
   if (!isIndexableComposite(def)) throw badRequest(`${param}: the composite parameter ${def.code} is not supported by this server`, param, 'not-supported');
   return (def.component ?? []).map((c, n) => {
     const cdef = componentDef(def, c);
-    return { kind: KIND[cdef.type], code: componentCode(def.code, n), name: cdef.code, parse: parserOf(cdef, env, param) };
+    // isIndexableComposite: every component's type has a table.
+    return { kind: indexKindOf(cdef.type) as IndexKind, code: componentCode(def.code, n), name: cdef.code, parse: parserOf(cdef, env, param) };
   });
 }
 
@@ -125,5 +124,5 @@ export function compositeWhere(env: QueryEnv, owner: Owner, def: SearchParamDef,
 /** Where a composite's presence shows, for `:missing`: the rows of its first component (an item is indexed only whole). */
 export function compositePresence(def: SearchParamDef, param: string): [IndexKind, string] {
   if (!isIndexableComposite(def)) throw badRequest(`${param}: the composite parameter ${def.code} is not supported by this server`, param, 'not-supported');
-  return [KIND[def.component![0].type!], componentCode(def.code, 0)];
+  return [indexKindOf(def.component![0].type!) as IndexKind, componentCode(def.code, 0)];
 }
