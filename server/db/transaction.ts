@@ -12,13 +12,22 @@ import type { Database } from './connect.js';
 export async function inTransaction<T>(db: Database, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
   try {
     return await db.knex.transaction(async (trx) => {
-      if (db.engine === 'sqlite') await trx.raw('update kiln_lock set n = n + 1 where id = 1');
+      await takeWriteLock(db, trx);
       return fn(trx);
     });
   } catch (err) {
     if (isUniqueViolation(err)) throw conflict('A concurrent write changed this resource; retry the request');
     throw err;
   }
+}
+
+/**
+ * The first statement of a write transaction: on SQLite it takes the write lock at once
+ * (see `kiln_lock`), so a busy database makes the transaction wait (busy_timeout) instead
+ * of failing later with SQLITE_BUSY. PostgreSQL locks rows as it writes them.
+ */
+export async function takeWriteLock(db: Database, trx: Knex.Transaction): Promise<void> {
+  if (db.engine === 'sqlite') await trx.raw('update kiln_lock set n = n + 1 where id = 1');
 }
 
 function isUniqueViolation(err: unknown): boolean {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Database } from '../db/connect.js';
+import { takeWriteLock } from '../db/transaction.js';
 
 /**
  * Group commit for `kiln import`: consecutive files (and NDJSON chunks) share one
@@ -58,11 +59,7 @@ export class CommitGroup<P> {
    * with the pending entries attached (`CommitFailed`).
    */
   async commit(): Promise<P[]> {
-    const trx = this.trx;
-    const pending = this.pending;
-    this.trx = undefined;
-    this.pending = [];
-    this.resources = 0;
+    const { trx, pending } = this.take();
     if (!trx) return pending;
     try {
       await trx.commit();
@@ -75,19 +72,24 @@ export class CommitGroup<P> {
 
   /** Rolls back an open group (after an unexpected error). */
   async abandon(): Promise<void> {
-    const trx = this.trx;
+    const { trx } = this.take();
+    if (trx && !trx.isCompleted()) await trx.rollback().catch(() => undefined);
+  }
+
+  /** The open transaction and what waits on it; the group is empty afterwards. */
+  private take(): { trx?: Knex.Transaction; pending: P[] } {
+    const taken = { trx: this.trx, pending: this.pending };
     this.trx = undefined;
     this.pending = [];
     this.resources = 0;
-    if (trx && !trx.isCompleted()) await trx.rollback().catch(() => undefined);
+    return taken;
   }
 
   private async open(): Promise<Knex.Transaction> {
     if (this.trx) return this.trx;
     // Errors of a manually finished transaction are reported by commit() and abandon().
     const trx = await this.db.knex.transaction(null, { doNotRejectOnRollback: true });
-    // On SQLite the first statement takes the write lock (see `kiln_lock` and db/transaction.ts).
-    if (this.db.engine === 'sqlite') await trx.raw('update kiln_lock set n = n + 1 where id = 1');
+    await takeWriteLock(this.db, trx);
     this.trx = trx;
     this.openedAt = Date.now();
     return trx;
