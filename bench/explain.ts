@@ -4,7 +4,7 @@
  * `bench/search.ts --explain` so the benchmark notes can show which indexes each search
  * uses (https://sqlite.org/eqp.html, https://www.postgresql.org/docs/current/using-explain.html).
  */
-import { connect, type Database } from '../server/db/connect.js';
+import type { Database } from '../server/db/connect.js';
 import { planSearch } from '../server/search/query/plan.js';
 import { pageQuery } from '../server/search/query/run.js';
 
@@ -29,14 +29,4 @@ export async function explainSearch(db: Database, baseUrl: string, request: stri
       return `${'  '.repeat(d)}${r.detail}`;
     })
     .join('\n');
-}
-
-/** Opens `databaseUrl` for `fn` and closes it after. */
-export async function withDatabase<T>(databaseUrl: string, fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = connect(databaseUrl);
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
 }

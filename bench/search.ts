@@ -16,7 +16,8 @@
  */
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { explainSearch, withDatabase } from './explain.js';
+import { connect } from '../server/db/connect.js';
+import { explainSearch } from './explain.js';
 import { BackendAuth, checkRunLength, startKiln } from './lib.js';
 
 const { values: args } = parseArgs({
@@ -118,9 +119,12 @@ async function main() {
     await measure('Condition?subject:Patient.name=', `${base}/Condition?subject:Patient.name=${encodeURIComponent(s.family)}`);
     await measure('Observation?_count=50, page 200 by next links', await deepPage(base, 200));
     if (args.explain) {
-      await withDatabase(args.database as string, async (db) => {
+      const db = connect(args.database as string);
+      try {
         for (const [label, url] of explained) console.log(`\n${label}\n${await explainSearch(db, base, url.slice(base.length + 1))}`);
-      });
+      } finally {
+        await db.close();
+      }
     }
   } finally {
     // The database outlives the run: the run's client should not keep working.
