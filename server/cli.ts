@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { App } from './app.js';
 import { loadConfig, ConfigError } from './config.js';
 
 const USAGE = `Usage: kiln <command> [options]
@@ -29,7 +30,11 @@ export async function main(argv: string[]): Promise<number> {
         // Loaded here so the other commands do not load the web stack.
         const { serve, stopOnSignals } = await import('./main.js');
         const { seedIfEmpty } = await import('./seed/load.js');
-        const running = await serve(config, (app) => seedIfEmpty(app, config));
+        const { isWorker, runWorkers } = await import('./workers.js');
+        const prepare = (app: App) => seedIfEmpty(app, config);
+        // Several workers: this process prepares the database and supervises them (KILN_WORKERS).
+        if (config.workers > 1 && !isWorker) return await runWorkers(config, prepare);
+        const running = await serve(config, isWorker ? undefined : prepare);
         stopOnSignals(running);
         return -1;
       }

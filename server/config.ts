@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 /**
  * Configuration: every setting, its environment variable and its default in one table,
  * checked eagerly at start-up so a bad value stops the process with an error that names
@@ -46,6 +48,8 @@ export interface Config {
   production: boolean;
   /** A JSON file of custom SearchParameters (a Bundle, or one resource), checked at start-up. */
   searchParameters: string | undefined;
+  /** `kiln serve` processes sharing the port (`KILN_WORKERS`; `auto`: one per core). 1 serves from the process itself. */
+  workers: number;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +106,14 @@ function trustProxy(env: Env): boolean | number {
   return bool(env, 'KILN_TRUST_PROXY', false);
 }
 
+/** `KILN_WORKERS`: a count (1 by default) or `auto`, one per core the process may use. */
+function workers(env: Env): number {
+  const raw = env.KILN_WORKERS?.trim();
+  if (raw === 'auto') return availableParallelism();
+  if (raw && !/^\d+$/.test(raw)) throw new ConfigError('KILN_WORKERS', `expected a whole number or "auto", got "${raw}"`);
+  return int(env, 'KILN_WORKERS', 1, 1, 256);
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -152,6 +164,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     trustProxy: trustProxy(env),
     production: env.NODE_ENV === 'production',
     searchParameters: env.KILN_SEARCH_PARAMETERS || undefined,
+    workers: workers(env),
     ...overrides,
   };
   if (config.defaultPageSize > config.maxPageSize) {

@@ -11,7 +11,7 @@ export function createLogger(level: string): Logger {
   const log = pino(
     {
       level,
-      base: { service: 'kiln' },
+      base: { service: 'kiln', pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     // Buffered: one write per 4 KiB of log lines rather than one system call per request;

@@ -73,7 +73,9 @@ function sweepEvery(app: App, ms: number): NodeJS.Timeout {
 /** Wires SIGTERM and SIGINT to a graceful stop, then exit. */
 export function stopOnSignals(running: Running): void {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
+    // Every time: a repeated signal (Ctrl-C reaches a worker and its primary, which passes
+    // it on) joins the stop under way instead of killing the process mid-request.
+    process.on(signal, () => {
       running.stop().then(
         () => process.exit(0),
         (err) => {
