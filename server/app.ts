@@ -77,6 +77,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   };
   const fhir = fhirApi(contextFor, config.basePath, config.maxBodyBytes, {
     authenticate: (header) => smart.bearer.authenticate(header),
+    provisional: (header) => smart.bearer.provisional(header),
     actorOf: (auth) => actorOf(auth, config.issuer),
   });
   const wellKnown = `${config.basePath}/.well-known/smart-configuration`;

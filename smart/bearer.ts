@@ -58,6 +58,14 @@ export function insufficientScope(realm: string, description: string, scope?: st
   return new FhirError(403, [issue('forbidden', description)], { 'WWW-Authenticate': `Bearer ${params.join(', ')}` });
 }
 
+/** The token of a `Bearer` Authorization header; a 401 when there is none. */
+function bearerToken(realm: string, header: string | undefined): string {
+  if (header === undefined || header === '') throw unauthorized(realm, 'This request needs an access token (Authorization: Bearer …)');
+  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+  if (!m) throw unauthorized(realm, 'The Authorization header is not a Bearer token', 'invalid_request');
+  return m[1];
+}
+
 /** Checks `Authorization` headers against the token store. */
 export class BearerCheck {
   constructor(
@@ -78,10 +86,31 @@ export class BearerCheck {
 
   /** The authorization a request carries; throws a 401 FhirError when there is none that works. */
   async authenticate(header: string | undefined): Promise<Authorization> {
-    if (header === undefined || header === '') throw unauthorized(this.realm, 'This request needs an access token (Authorization: Bearer …)');
-    const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
-    if (!m) throw unauthorized(this.realm, 'The Authorization header is not a Bearer token', 'invalid_request');
-    const token = m[1];
+    return this.check(bearerToken(this.realm, header));
+  }
+
+  /**
+   * Like `authenticate`, for a request that changes nothing (GET, HEAD), whose caller
+   * calls `confirm` after doing the work and before answering. A remembered answer is
+   * then taken without first reading `data_version`: `confirm` proves afterwards that
+   * nothing was committed since it was remembered, usually without a statement of its
+   * own, because the request's read reported `data_version` (see `Reader`). When that
+   * fails, `confirm` checks the token afresh and throws its 401.
+   */
+  async provisional(header: string | undefined): Promise<{ auth: Authorization; confirm?: () => Promise<void> }> {
+    const token = bearerToken(this.realm, header);
+    const reader = this.db.reader;
+    const hit = reader ? this.checked.get(token) : undefined;
+    if (!reader || !hit || hit.until <= Date.now()) return { auth: await this.check(token) };
+    const mark = reader.mark();
+    const confirm = async () => {
+      if (reader.unchangedSince(mark, hit.version) || reader.version() === hit.version) return;
+      await this.check(token);
+    };
+    return { auth: hit.auth, confirm };
+  }
+
+  private async check(token: string): Promise<Authorization> {
     // Read before the lookup: a commit between the two then makes the entry stale, never wrong.
     const version = this.db.reader?.version();
     const hit = version === undefined ? undefined : this.checked.get(token);

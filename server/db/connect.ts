@@ -14,17 +14,35 @@ export interface Database {
    * transaction. In WAL mode it sees every committed write and never waits for the
    * writer; the main connection may be inside another request's transaction.
    */
-  reader?: {
-    get(sql: string, params: unknown[]): unknown;
-    /**
-     * SQLite's `PRAGMA data_version` on this connection: it changes whenever any other
-     * connection (of this process or another) commits, so an unchanged value proves
-     * that nothing read before has changed since.
-     */
-    version(): number;
-  };
+  reader?: Reader;
   close(): Promise<void>;
 }
+
+/**
+ * SQLite's read-only connection (see `Database.reader`).
+ *
+ * It also tracks `PRAGMA data_version`, which changes whenever another connection (of
+ * this process or another) commits, so an unchanged value proves that nothing read
+ * before has changed since. The value only grows. Besides `version()`, any statement
+ * that selects it as a `kiln_data_version` column reports it: a hot query can carry the
+ * check instead of paying a statement of its own (see `unchangedSince`).
+ */
+export interface Reader {
+  get(sql: string, params: unknown[]): unknown;
+  /** `PRAGMA data_version`, read now. */
+  version(): number;
+  /** A mark of this moment, for `unchangedSince`. */
+  mark(): number;
+  /**
+   * True when a statement run after `mark` was taken saw `version`: nothing committed
+   * between the moment `version` was read and that statement, which ran after the mark.
+   * False means unknown: ask `version()`.
+   */
+  unchangedSince(mark: number, version: number): boolean;
+}
+
+/** The column name under which a statement on the reader reports `data_version`. */
+export const DATA_VERSION_COLUMN = 'kiln_data_version';
 
 export interface ConnectOptions {
   /** PostgreSQL schema to use (tests give each suite its own). */
@@ -93,7 +111,10 @@ function openReader(filename: string) {
   };
   let db: InstanceType<typeof BetterSqlite3> | undefined;
   const statements = new Map<string, { get(...p: unknown[]): unknown }>();
-  return {
+  // The latest data_version seen, and how many statements had reported one by then.
+  let seen = 0;
+  let seenVersion = -1;
+  const reader: Reader & { close(): void } = {
     get(sql: string, params: unknown[]) {
       if (!db) {
         db = new BetterSqlite3(filename, { readonly: true, fileMustExist: true });
@@ -101,15 +122,28 @@ function openReader(filename: string) {
       }
       let stmt = statements.get(sql);
       if (!stmt) statements.set(sql, (stmt = db.prepare(sql)));
-      return stmt.get(...params);
+      const row = stmt.get(...params) as Record<string, unknown> | undefined;
+      const v = row?.[DATA_VERSION_COLUMN];
+      if (typeof v === 'number') {
+        seen++;
+        seenVersion = v;
+      }
+      return row;
     },
     version() {
-      return (this.get('pragma data_version', []) as { data_version: number }).data_version;
+      return (this.get(`select data_version as ${DATA_VERSION_COLUMN} from pragma_data_version`, []) as Record<string, number>)[DATA_VERSION_COLUMN];
+    },
+    mark() {
+      return seen;
+    },
+    unchangedSince(mark: number, version: number) {
+      return seen > mark && seenVersion === version;
     },
     close() {
       db?.close();
     },
   };
+  return reader;
 }
 
 interface SqliteConnection {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Database, Engine } from './connect.js';
+import { DATA_VERSION_COLUMN, type Database, type Engine } from './connect.js';
 
 /** One stored version of a resource, as kept in `resources` and `resource_history`. */
 export interface StoredVersion {
@@ -54,6 +54,12 @@ const COLUMNS = ['resource_type', 'id', 'version_id', 'last_updated', 'deleted',
 
 const READ_SQL = `select ${COLUMNS.map((c) => `"${c}"`).join(', ')} from "resources" where "resource_type" = ? and "id" = ?`;
 
+/**
+ * The same on SQLite's reader, also reporting `data_version` (see `Reader`): a token check
+ * that answered from memory confirms with it that nothing changed meanwhile.
+ */
+const READER_READ_SQL = `select ${COLUMNS.map((c) => `"${c}"`).join(', ')}, (select data_version from pragma_data_version) as ${DATA_VERSION_COLUMN} from "resources" where "resource_type" = ? and "id" = ?`;
+
 function fromRow(r: Row): StoredVersion {
   return {
     resourceType: r.resource_type,
@@ -96,7 +102,7 @@ export class ResourceStore {
     // read-only connection without knex; otherwise fixed SQL text skips knex's compiler.
     const { reader } = this.database;
     if (reader && db === this.database.knex) {
-      const row = reader.get(READ_SQL, [resourceType, id]) as Row | undefined;
+      const row = reader.get(READER_READ_SQL, [resourceType, id]) as Row | undefined;
       return row ? fromRow(row) : undefined;
     }
     const result = await db.raw(READ_SQL, [resourceType, id]);

@@ -12,12 +12,22 @@ export type ContextFactory = (req: IncomingMessage, res: ServerResponse) => Requ
 /** The token check: what the request's `Authorization` header grants, and who that is; throws a 401 FhirError. */
 export interface Authenticator {
   authenticate(header: string | undefined): Promise<Authorization>;
+  /**
+   * For a request that writes nothing: may answer before the check is complete, with a
+   * `confirm` to await after the work and before anything is sent; it throws the 401.
+   */
+  provisional?(header: string | undefined): Promise<{ auth: Authorization; confirm?: () => Promise<void> }>;
   actorOf(auth: Authorization): Actor;
 }
 
 /** Interactions anyone may call without a token: the CapabilityStatement (SMART apps read it before they have one). */
 function isPublic(method: string, path: string[]): boolean {
   return (method === 'GET' || method === 'HEAD') && path.length === 1 && path[0] === 'metadata';
+}
+
+/** GET and HEAD, except operations (`$export` starts a job even when called with GET). */
+function writesNothing(method: string, path: string[]): boolean {
+  return (method === 'GET' || method === 'HEAD') && !path.some((segment) => segment.startsWith('$'));
 }
 
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
@@ -38,14 +48,26 @@ export function fhirApi(contextFor: ContextFactory, basePath: string, maxBodyByt
     try {
       const fhirReq = toFhirRequest(req, basePath);
       const path = segments(fhirReq.url.split('?')[0]);
-      // The token is checked first: nothing about the request is answered to a caller without one.
+      // The token is checked first: nothing about the request is answered to a caller
+      // without one. A request that writes nothing may finish the check after its work
+      // (`confirm`), but always before anything is sent, errors included.
+      let confirm: (() => Promise<void>) | undefined;
       if (!isPublic(fhirReq.method, path)) {
-        ctx.auth = await auth.authenticate(req.headers.authorization);
+        if (auth.provisional && writesNothing(fhirReq.method, path)) {
+          ({ auth: ctx.auth, confirm } = await auth.provisional(req.headers.authorization));
+        } else {
+          ctx.auth = await auth.authenticate(req.headers.authorization);
+        }
         ctx.actor = auth.actorOf(ctx.auth);
       }
-      checkAccept(req.headers.accept, fhirReq.query._format?.[0]);
-      fhirReq.body = await readBody(req, path, maxBodyBytes);
-      const out = await dispatch(fhirReq, path, ctx);
+      let out;
+      try {
+        checkAccept(req.headers.accept, fhirReq.query._format?.[0]);
+        fhirReq.body = await readBody(req, path, maxBodyBytes);
+        out = await dispatch(fhirReq, path, ctx);
+      } finally {
+        if (confirm) await confirm();
+      }
       send(res, render(fhirReq, out, ctx.config));
     } catch (err) {
       sendError(res, err, ctx);

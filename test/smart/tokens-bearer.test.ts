@@ -76,6 +76,24 @@ describe('FHIR API token errors', () => {
     expect((await fhirFetch(t, read, { token })).status).toBe(200);
   });
 
+  it('a remembered token still stops at once on reads, failing reads and searches', async () => {
+    // GETs take a remembered answer and confirm it after their work, before answering.
+    for (const path of [read, 'Patient/no-such-id', `Patient?_id=${patientId}`]) {
+      const { token, userId } = await patientToken();
+      const before = await fhirFetch(t, path, { token });
+      expect([200, 404]).toContain(before.status);
+      // An unrelated commit: the remembered answer is checked afresh and still holds.
+      await fhirFetch(t, 'Patient', { method: 'POST', body: { resourceType: 'Patient', name: [{ family: 'Unrelated' }] } });
+      expect((await fhirFetch(t, path, { token })).status).toBe(before.status);
+      await t.app.smart.users.setDisabled(userId, true);
+      const after = await fhirFetch(t, path, { token });
+      expect(after.status).toBe(401);
+      expect(after.body.resourceType).toBe('OperationOutcome');
+      expect(JSON.stringify(after.body)).not.toContain('"Bearer"');
+      await t.app.smart.users.setDisabled(userId, false);
+    }
+  });
+
   it('refuses a token whose grant is gone, even if the token row survived', async () => {
     const { token } = await patientToken();
     const row = await t.app.db.knex(AUTH_TABLES.models).where({ kind: 'AccessToken', id: token }).first();
