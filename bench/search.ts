@@ -1,6 +1,7 @@
 /**
  * Search latency and throughput over a loaded database, for the searches FHIR apps run
- * most. Each query is first timed one request at a time (p50/p95 over --samples), then
+ * most. Each query is first timed one request at a time (p50/p95 over --samples, after
+ * 20 untimed requests), then
  * driven by autocannon (10 connections) for throughput. The baseline in the same run is
  * a read by id on the same server. Every request carries a Bearer token of a backend
  * client registered for the run (`system/*.rs`, through `kiln clients add`); the load
@@ -8,7 +9,8 @@
  *
  *   node --import tsx bench/search.ts --database sqlite:/path/kiln.sqlite [--samples 200] [--duration 5] [--explain]
  *
- * `--explain` also prints each search's query plan (bench/explain.ts).
+ * `--explain` also prints each search's query plan (bench/explain.ts). The server runs
+ * from the compiled build, as `npm start` runs it.
  *
  * Load the database first, e.g. `DATABASE_URL=sqlite:/tmp/big.sqlite kiln seed --patients 2000`
  * (about a million resources) or `kiln import ../shared/data/synthea-r4`. A PostgreSQL
@@ -18,7 +20,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { connect } from '../server/db/connect.js';
 import { explainSearch } from './explain.js';
-import { BackendAuth, checkRunLength, startKiln } from './lib.js';
+import { BackendAuth, checkRunLength, compiledServer, startKiln } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,6 +62,9 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** Untimed requests of each search before its samples. */
+const WARM_UP = 20;
+
 /** Searches whose plans `--explain` prints after the timings: [label, URL]. */
 const explained: [string, string][] = [];
 
@@ -67,6 +72,9 @@ async function measure(label: string, url: string) {
   if (!label.startsWith('baseline')) explained.push([label, url]);
   const times: number[] = [];
   let entries = 0;
+  // Untimed first: the first requests of a search compile its code path and prepare its
+  // statements, which says nothing about the steady state the percentiles describe.
+  for (let i = 0; i < WARM_UP; i++) await get(url);
   for (let i = 0; i < Number(args.samples); i++) {
     const t = process.hrtime.bigint();
     const b = await get(url);
@@ -102,7 +110,7 @@ async function deepPage(base: string, pages: number): Promise<string> {
 }
 
 async function main() {
-  const kiln = await startKiln(args.database as string, { KILN_SAMPLE_DATA: 'false', KILN_LOG_LEVEL: 'warn' });
+  const kiln = await startKiln(args.database as string, { KILN_SAMPLE_DATA: 'false', KILN_LOG_LEVEL: 'warn' }, compiledServer());
   const { base } = kiln;
   try {
     auth = await BackendAuth.register(kiln);
