@@ -66,13 +66,18 @@ function parseRef(raw: string, def: SearchParamDef, typeModifier: string | undef
   return ref;
 }
 
-/** Adds the row conditions of one reference value on `search_reference` row `t`. */
-function matchRef(qb: QB, t: string, v: RefValue, baseUrl: string): void {
+/**
+ * Adds the row conditions of one reference value on `search_reference` row `t`.
+ * `targets`: the parameter's target types (empty: any type).
+ */
+function matchRef(qb: QB, t: string, v: RefValue, baseUrl: string, targets: readonly string[]): void {
   if (v.kind === 'url') qb.where(`${t}.url`, v.url);
   else {
-    // A bare id means any type; naming them all lets the `_target` index (type first) seek.
-    if (v.type !== undefined) qb.where(`${t}.target_type`, v.type);
-    else qb.whereIn(`${t}.target_type`, resourceTypes() as string[]);
+    // A bare id means any of the parameter's target types. Naming them lets the `_target`
+    // index (type first) seek; one type (Encounter's `patient`) is a plain equality.
+    const types = v.type !== undefined ? [v.type] : targets.length > 0 ? targets : (resourceTypes() as string[]);
+    if (types.length === 1) qb.where(`${t}.target_type`, types[0]);
+    else qb.whereIn(`${t}.target_type`, types as string[]);
     qb.where(`${t}.target_id`, v.id);
     localTarget(qb, t, baseUrl);
   }
@@ -90,7 +95,7 @@ export function checkTypeModifier(def: SearchParamDef, modifier: string, param: 
 /** The row condition of one reference value on `search_reference` row `t` (a composite's reference component). */
 export function referenceMatch(raw: string, def: SearchParamDef, env: QueryEnv, param: string): RowMatch {
   const v = parseRef(raw, def, undefined, env, param);
-  return (qb, t) => matchRef(qb, t, v, env.baseUrl);
+  return (qb, t) => matchRef(qb, t, v, env.baseUrl, def.targets);
 }
 
 /** The condition of one reference parameter occurrence. */
@@ -99,5 +104,5 @@ export function referenceWhere(env: QueryEnv, owner: Owner, def: SearchParamDef,
   if (modifier === 'above' || modifier === 'below') throw badRequest(`${param}: :${modifier} on references is not supported`, param, 'not-supported');
   if (modifier !== undefined) checkTypeModifier(def, modifier, param);
   const values = raws.map((r) => parseRef(r, def, modifier, env, param));
-  return hasIndexRow(env, owner, 'reference', def.code, (qb, t) => anyOf(qb, values, (w, v) => matchRef(w, t, v, env.baseUrl)));
+  return hasIndexRow(env, owner, 'reference', def.code, (qb, t) => anyOf(qb, values, (w, v) => matchRef(w, t, v, env.baseUrl, def.targets)));
 }
