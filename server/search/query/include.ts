@@ -75,32 +75,45 @@ export function parseIncludes(query: Record<string, string[]>): IncludeSpec[] {
   return out;
 }
 
-/** Forward: the targets that `spec`'s references on the `ids` of `type` point at. */
+/**
+ * Forward: the targets that `spec`'s references on the `ids` of `type` point at. Each
+ * target once however many references lead to it: the references are a subquery, not a
+ * join, so a resource is never read (or sent from PostgreSQL) twice.
+ */
 function forward(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string, ids: string[], baseUrl: string, rows: RowCondition): QB {
-  const q = exec(`${SEARCH_TABLES.reference} as f`)
-    .join('resources as r', (j) => j.on('r.resource_type', 'f.target_type').andOn('r.id', 'f.target_id'))
-    .select('r.resource_type', 'r.id', 'r.content')
+  const refs = exec(`${SEARCH_TABLES.reference} as f`)
+    .select('f.target_type', 'f.target_id')
     .where('f.resource_type', type)
-    .whereIn('f.resource_id', ids)
-    .where('r.deleted', false);
-  if (spec.code !== undefined) q.where('f.code', spec.code);
-  if (spec.target !== undefined) q.where('f.target_type', spec.target);
-  if (typeof rows === 'function') q.where((w: QB) => rows(w));
-  return q.where((w: QB) => localTarget(w, 'f', baseUrl));
+    .whereIn('f.resource_id', ids);
+  if (spec.code !== undefined) refs.where('f.code', spec.code);
+  if (spec.target !== undefined) refs.where('f.target_type', spec.target);
+  refs.where((w: QB) => localTarget(w, 'f', baseUrl));
+  return reached(exec, refs, rows);
 }
 
-/** Reverse: the resources whose `spec` references point at the `ids` of `type`. */
+/**
+ * Reverse: the resources whose `spec` references point at the `ids` of `type`, each once
+ * (a Provenance naming every resource of a transaction is one row, not one per target).
+ */
 function reverse(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string, ids: string[], baseUrl: string, rows: RowCondition): QB {
-  const q = exec(`${SEARCH_TABLES.reference} as f`)
-    .join('resources as r', (j) => j.on('r.resource_type', 'f.resource_type').andOn('r.id', 'f.resource_id'))
-    .select('r.resource_type', 'r.id', 'r.content')
+  const refs = exec(`${SEARCH_TABLES.reference} as f`)
+    .select('f.resource_type', 'f.resource_id')
     .where('f.target_type', type)
-    .whereIn('f.target_id', ids)
+    .whereIn('f.target_id', ids);
+  if (spec.source !== undefined) refs.where('f.resource_type', spec.source);
+  if (spec.code !== undefined) refs.where('f.code', spec.code);
+  refs.where((w: QB) => localTarget(w, 'f', baseUrl));
+  return reached(exec, refs, rows);
+}
+
+/** The live resources whose (type, id) the subquery `refs` selects, within the token's `rows`. */
+function reached(exec: Knex | Knex.Transaction, refs: QB, rows: RowCondition): QB {
+  const q = exec('resources as r')
+    .select('r.resource_type', 'r.id', 'r.content')
+    .whereIn(['r.resource_type', 'r.id'], refs)
     .where('r.deleted', false);
-  if (spec.source !== undefined) q.where('f.resource_type', spec.source);
-  if (spec.code !== undefined) q.where('f.code', spec.code);
   if (typeof rows === 'function') q.where((w: QB) => rows(w));
-  return q.where((w: QB) => localTarget(w, 'f', baseUrl));
+  return q;
 }
 
 /** The rows one spec adds for the given sources, grouped by type and chunked to keep bindings few. */
