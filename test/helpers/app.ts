@@ -52,6 +52,16 @@ export async function startTestApp(engine: Engine, env: Record<string, string> =
   };
 }
 
+/** A port the OS just handed out and released, for a child process to listen on. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 /** fetch against the FHIR base, JSON in and out. */
 export async function fhirFetch(
   t: TestApp,

@@ -1,11 +1,11 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../server/config.js';
-import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+import { fhirFetch, freePort, startTestApp, type TestApp } from '../helpers/app.js';
 import { clientCredentials, keyPair } from '../helpers/auth.js';
 
 describe('configuration', () => {
@@ -136,13 +136,3 @@ describe('kiln serve as a process', () => {
     expect(out).not.toContain(granted.body.access_token);
   });
 });
-
-/** A port the OS just handed out and released, for a child process to listen on. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}

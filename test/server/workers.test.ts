@@ -1,11 +1,11 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../server/config.js';
 import { clientCredentials, keyPair } from '../helpers/auth.js';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { TEST_SECRET_KEY } from '../helpers/app.js';
+import { freePort, TEST_SECRET_KEY } from '../helpers/app.js';
 
 /**
  * `KILN_WORKERS`: `kiln serve` as a primary process and several workers on one port,
@@ -129,13 +129,3 @@ describe.each(engines())('kiln serve with KILN_WORKERS=2 (%s)', (engine) => {
     expect(err.split('\n').filter((l) => l && !/^oidc-provider WARNING: Unsupported runtime/.test(l))).toEqual([]);
   });
 });
-
-/** A port the OS just handed out and released, for the child process to listen on. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
