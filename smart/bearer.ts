@@ -77,12 +77,13 @@ export class BearerCheck {
   private readonly realm = 'kiln';
 
   /**
-   * SQLite only: answers already checked, valid while the database is unchanged (see
-   * `reader.version()`) and the token unexpired. Any commit anywhere (a revocation, a
-   * disabled client, an opt-out, but also any FHIR write) empties it in effect, so a
-   * change still takes effect on the very next request.
+   * Answers already checked. On SQLite an answer is valid while the database is
+   * unchanged (see `reader.version()`) and the token unexpired: any commit anywhere (a
+   * revocation, a disabled client, an opt-out, but also any FHIR write) empties it in
+   * effect, so a change still takes effect on the very next request. On PostgreSQL an
+   * answer is never taken alone: `provisional` uses it only while the check runs again.
    */
-  private readonly checked = new Map<string, { auth: Authorization; until: number; version: number }>();
+  private readonly checked = new Map<string, { auth: Authorization; until: number; version: number | undefined }>();
 
   /** The authorization a request carries; throws a 401 FhirError when there is none that works. */
   async authenticate(header: string | undefined): Promise<Authorization> {
@@ -100,11 +101,20 @@ export class BearerCheck {
   async provisional(header: string | undefined): Promise<{ auth: Authorization; confirm?: () => Promise<void> }> {
     const token = bearerToken(this.realm, header);
     const reader = this.db.reader;
-    const hit = reader ? this.checked.get(token) : undefined;
-    if (!reader || !hit || hit.until <= Date.now()) return { auth: await this.check(token) };
+    const hit = this.checked.get(token);
+    if (!hit || hit.until <= Date.now()) return { auth: await this.check(token) };
+    if (!reader) {
+      // PostgreSQL: what a token grants never changes, only whether it still works. The
+      // check runs beside the request's own queries, on another connection, instead of
+      // before them: one round trip less to wait for.
+      const checking = this.check(token);
+      checking.catch(() => undefined);
+      return { auth: hit.auth, confirm: async () => void (await checking) };
+    }
     const mark = reader.mark();
+    const version = hit.version as number;
     const confirm = async () => {
-      if (reader.unchangedSince(mark, hit.version) || reader.version() === hit.version) return;
+      if (reader.unchangedSince(mark, version) || reader.version() === version) return;
       await this.check(token);
     };
     return { auth: hit.auth, confirm };
@@ -129,11 +139,11 @@ export class BearerCheck {
       encounter: payload.extra?.encounter,
       fhirUser: payload.extra?.fhirUser,
     };
-    if (version !== undefined && row) this.remember(token, auth, row, version);
+    if (row) this.remember(token, auth, row, version);
     return auth;
   }
 
-  private remember(token: string, auth: Authorization, row: TokenRow, version: number): void {
+  private remember(token: string, auth: Authorization, row: TokenRow, version: number | undefined): void {
     const limits = [row.expires_at, row.grant_expires_at].filter((x) => x !== null).map(Number);
     const until = limits.length ? Math.min(...limits) : Date.now() + 60_000;
     if (this.checked.size >= MAX_CHECKED) this.checked.clear();

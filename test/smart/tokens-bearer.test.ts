@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+import { engines } from '../helpers/db.js';
 import { userToken } from '../helpers/auth.js';
 import { addApp, addPatientUser, authorizeWithPkce } from '../helpers/oauth.js';
 import { AUTH_TABLES } from '../../smart/db/schema.js';
@@ -76,24 +77,6 @@ describe('FHIR API token errors', () => {
     expect((await fhirFetch(t, read, { token })).status).toBe(200);
   });
 
-  it('a remembered token still stops at once on reads, failing reads and searches', async () => {
-    // GETs take a remembered answer and confirm it after their work, before answering.
-    for (const path of [read, 'Patient/no-such-id', `Patient?_id=${patientId}`]) {
-      const { token, userId } = await patientToken();
-      const before = await fhirFetch(t, path, { token });
-      expect([200, 404]).toContain(before.status);
-      // An unrelated commit: the remembered answer is checked afresh and still holds.
-      await fhirFetch(t, 'Patient', { method: 'POST', body: { resourceType: 'Patient', name: [{ family: 'Unrelated' }] } });
-      expect((await fhirFetch(t, path, { token })).status).toBe(before.status);
-      await t.app.smart.users.setDisabled(userId, true);
-      const after = await fhirFetch(t, path, { token });
-      expect(after.status).toBe(401);
-      expect(after.body.resourceType).toBe('OperationOutcome');
-      expect(JSON.stringify(after.body)).not.toContain('"Bearer"');
-      await t.app.smart.users.setDisabled(userId, false);
-    }
-  });
-
   it('refuses a token whose grant is gone, even if the token row survived', async () => {
     const { token } = await patientToken();
     const row = await t.app.db.knex(AUTH_TABLES.models).where({ kind: 'AccessToken', id: token }).first();
@@ -119,5 +102,49 @@ describe('FHIR API token errors', () => {
     const wellKnown = await fetch(`${t.base}/.well-known/smart-configuration`);
     expect(wellKnown.status).toBe(200);
     expect((await wellKnown.json()).token_endpoint).toBe(`${t.config.issuer}/token`);
+  });
+});
+
+/** The remembered answers GETs start from, on each engine. */
+describe.each(engines())('remembered token checks (%s)', (engine) => {
+  let t: TestApp;
+  let patientId: string;
+  let read: string;
+
+  beforeAll(async () => {
+    t = await startTestApp(engine);
+    patientId = (await fhirFetch(t, 'Patient', { method: 'POST', body: { resourceType: 'Patient', name: [{ family: 'Remembered' }] } })).body.id;
+    read = `Patient/${patientId}`;
+  });
+  afterAll(() => t.stop());
+
+  const patientToken = async () => (await userToken(t.app, { scope: 'patient/Patient.rs', fhirUser: `Patient/${patientId}`, patient: patientId }));
+
+  it('a remembered token still stops at once on reads, failing reads and searches', async () => {
+    // GETs take a remembered answer and confirm it after their work (SQLite) or while it
+    // runs (PostgreSQL), always before answering.
+    for (const path of [read, 'Patient/no-such-id', `Patient?_id=${patientId}`]) {
+      const { token, userId } = await patientToken();
+      const before = await fhirFetch(t, path, { token });
+      expect([200, 404]).toContain(before.status);
+      // An unrelated commit: the remembered answer is checked afresh and still holds.
+      await fhirFetch(t, 'Patient', { method: 'POST', body: { resourceType: 'Patient', name: [{ family: 'Unrelated' }] } });
+      expect((await fhirFetch(t, path, { token })).status).toBe(before.status);
+      await t.app.smart.users.setDisabled(userId, true);
+      const after = await fhirFetch(t, path, { token });
+      expect(after.status).toBe(401);
+      expect(after.body.resourceType).toBe('OperationOutcome');
+      expect(JSON.stringify(after.body)).not.toContain('"Bearer"');
+      await t.app.smart.users.setDisabled(userId, false);
+    }
+  });
+
+  it('a remembered token whose access token is revoked stops at once', async () => {
+    const { token } = await patientToken();
+    expect((await fhirFetch(t, read, { token })).status).toBe(200);
+    expect((await fhirFetch(t, read, { token })).status).toBe(200);
+    await t.app.db.knex(AUTH_TABLES.models).where({ kind: 'AccessToken', id: token }).delete();
+    expect((await fhirFetch(t, read, { token })).status).toBe(401);
+    expect((await fhirFetch(t, `Patient?_id=${patientId}`, { token })).status).toBe(401);
   });
 });
