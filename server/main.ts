@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -70,12 +71,17 @@ function sweepEvery(app: App, ms: number): NodeJS.Timeout {
   return timer;
 }
 
-/** Wires SIGTERM and SIGINT to a graceful stop, then exit. */
+/**
+ * Wires SIGTERM and SIGINT to a graceful stop, then exit. A second signal to a process of
+ * its own stops it at once (exit 1). A worker of `KILN_WORKERS` instead lets a second
+ * signal join the stop under way: Ctrl-C reaches it and its primary, which passes it on.
+ */
 export function stopOnSignals(running: Running): void {
+  let signalled = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    // Every time: a repeated signal (Ctrl-C reaches a worker and its primary, which passes
-    // it on) joins the stop under way instead of killing the process mid-request.
     process.on(signal, () => {
+      if (signalled && !cluster.isWorker) process.exit(1);
+      signalled = true;
       running.stop().then(
         () => process.exit(0),
         (err) => {

@@ -8,8 +8,8 @@ import { createLogger, flushLogs } from './log.js';
  * `KILN_WORKERS`: `kiln serve` as several processes sharing one listening socket
  * (node:cluster), so a machine's cores all answer requests. Each worker is an ordinary
  * `kiln serve` process: Kiln keeps nothing in a process that another must see (tokens,
- * sessions, throttles, job rows and search-parameter readiness all live in the
- * database), which is also what lets several machines serve one PostgreSQL database.
+ * sessions, login throttles and search-parameter readiness all live in the database),
+ * which is also what lets several machines serve one PostgreSQL database.
  *
  * The primary process serves nothing. It prepares the database once (migrations,
  * signing keys, sample data) so that the workers do not race to do it, then starts
