@@ -136,3 +136,35 @@ describe('kiln serve as a process', () => {
     expect(out).not.toContain(granted.body.access_token);
   });
 });
+
+describe('kiln serve stopped twice', () => {
+  it('waits for a request in flight on the first signal and stops at once on the second', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-serve-'));
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'serve'], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', KILN_BASE_URL: `http://127.0.0.1:${port}/fhir/r4`, DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}`, KILN_SAMPLE_DATA: 'false' },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    try {
+      for (let i = 0; i < 300 && !out.includes('"listening"'); i++) await new Promise((r) => setTimeout(r, 100));
+      // A request whose body never finishes keeps the graceful stop waiting.
+      const req = request(`http://127.0.0.1:${port}/fhir/r4/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', 'content-length': '100' } });
+      req.on('error', () => undefined);
+      req.write('{"resourceType":');
+      await new Promise((r) => setTimeout(r, 200));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      child.kill('SIGTERM');
+      // Log lines are flushed within a second; the stop waits up to 10 s for the request.
+      for (let i = 0; i < 30 && !out.includes('"shutting down"'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain('"shutting down"');
+      expect(child.exitCode).toBeNull();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(1);
+      req.destroy();
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
