@@ -44,7 +44,7 @@ export const search: Controller = async (req, ctx) => {
   const allowed = asWhere(rows);
   if (allowed) plan.filters.wheres.push(allowed);
   plan.includeFilter = includeFilter(access);
-  const result = await inReadTransaction(ctx, statements(plan), (exec) => runSearch(exec, plan, ctx.config.baseUrl));
+  const result = await inReadTransaction(ctx, needsSnapshot(plan), (exec) => runSearch(exec, plan, ctx.config.baseUrl));
   return { status: 200, body: bundleText(plan, result, ctx.config.baseUrl, path, types) };
 };
 
@@ -76,20 +76,25 @@ function target(req: FhirRequest, query: Record<string, string[]>): { types: str
   return { types: types.length > 0 ? types : undefined, path: '' };
 }
 
-/** How many statements `runSearch` makes for `plan`: the page, the total and the includes. */
-function statements(plan: SearchPlan): number {
-  return (plan.count > 0 ? 1 : 0) + (plan.total !== 'none' ? 1 : 0) + (plan.includes.length > 0 ? 1 : 0);
+/**
+ * Whether the search's statements must see one snapshot: a page and a total, which must
+ * agree. Included resources are read after the page as they are then, like a client's
+ * own reads that follow a search; a resource changed in between comes back in its newer
+ * version, one deleted in between is left out.
+ */
+function needsSnapshot(plan: SearchPlan): boolean {
+  return plan.count > 0 && plan.total !== 'none';
 }
 
 /**
- * Runs `fn` in one read transaction so the page, the total and the includes agree; in
- * a transaction Bundle, in its transaction (SQLite has one connection: a query outside
- * it would wait for it forever). A single statement sees one snapshot by itself, so it
- * runs without one: on PostgreSQL that saves the BEGIN and COMMIT round trips.
+ * Runs `fn` in one read transaction when `snapshot` asks for it; in a transaction
+ * Bundle, in its transaction (SQLite has one connection: a query outside it would wait
+ * for it forever). Otherwise each statement sees its own snapshot, and PostgreSQL is
+ * spared the BEGIN and COMMIT round trips.
  */
-async function inReadTransaction<T>(ctx: RequestContext, count: number, fn: (exec: Knex | Knex.Transaction) => Promise<T>): Promise<T> {
+async function inReadTransaction<T>(ctx: RequestContext, snapshot: boolean, fn: (exec: Knex | Knex.Transaction) => Promise<T>): Promise<T> {
   if (ctx.session) return fn(ctx.session.trx);
-  if (count <= 1) return fn(ctx.db.knex);
+  if (!snapshot) return fn(ctx.db.knex);
   if (ctx.db.engine === 'postgres') return ctx.db.knex.transaction(fn, { isolationLevel: 'repeatable read', readOnly: true });
   return ctx.db.knex.transaction(fn);
 }
