@@ -1,12 +1,12 @@
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../server/config.js';
-import { fhirFetch, freePort, startTestApp, type TestApp } from '../helpers/app.js';
-import { clientCredentials, keyPair } from '../helpers/auth.js';
+import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+import { clientCredentials } from '../helpers/auth.js';
+import { addClientByCli, spawnServe, unexpectedStderr, type ServeProcess } from '../helpers/serve.js';
 
 describe('configuration', () => {
   it('has the documented defaults', () => {
@@ -71,38 +71,26 @@ describe('health, readiness and request ids', () => {
 
 describe('kiln serve as a process', () => {
   let dir: string;
-  let child: ChildProcessWithoutNullStreams;
-  let out = '';
-  let err = '';
-  let port = 0;
+  let serve: ServeProcess;
+  let env: Record<string, string>;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kiln-serve-'));
-    port = await freePort();
-    child = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'serve'], {
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', KILN_BASE_URL: `http://127.0.0.1:${port}/fhir/r4`, DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}`, KILN_SAMPLE_PATIENTS: '2' },
-    });
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    for (let i = 0; i < 300 && !out.includes('"listening"'); i++) await new Promise((r) => setTimeout(r, 100));
+    env = { DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}` };
+    serve = await spawnServe({ ...env, KILN_SAMPLE_PATIENTS: '2' });
+    await serve.until(() => serve.out().includes('"listening"'));
   });
   afterAll(() => {
-    child.kill('SIGKILL');
+    serve.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('starts with sample data, logs JSON without bodies, and finishes in-flight requests on SIGTERM', async () => {
-    expect(out).toContain('"sample data loaded"');
-    const base = `http://127.0.0.1:${port}/fhir/r4`;
+    expect(serve.out()).toContain('"sample data loaded"');
+    const { base } = serve;
     // An operator registers a backend client with the command line; the running server sees it at once.
-    const key = await keyPair();
-    const metadata = { client_name: 'ops', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key.publicJwk] }, scope: 'system/*.*' };
-    const added = spawnSync(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'clients', 'add', '--json', '-'], {
-      input: JSON.stringify(metadata),
-      env: { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}`, KILN_LOG_LEVEL: 'silent' },
-      encoding: 'utf8',
-    });
+    const added = await addClientByCli(env, 'ops');
     expect(added.status).toBe(0);
-    const granted = await clientCredentials({ clientId: JSON.parse(added.stdout).client_id, key }, `http://127.0.0.1:${port}/oauth`, 'system/*.*');
+    const granted = await clientCredentials(added.client, `${serve.origin}/oauth`, 'system/*.*');
     expect(granted.status).toBe(200);
     const authorization = `Bearer ${granted.body.access_token}`;
     expect((await fetch(`${base}/Group/_history?_count=1`)).status).toBe(401);
@@ -118,17 +106,17 @@ describe('kiln serve as a process', () => {
       req.on('error', reject);
       req.write(body.slice(0, 10));
       setTimeout(() => {
-        child.kill('SIGTERM');
+        serve.child.kill('SIGTERM');
         setTimeout(() => req.end(body.slice(10)), 300);
       }, 200);
     });
     expect(await done).toBe(201);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    expect(code).toBe(0);
+    expect(await serve.exited).toBe(0);
+    const out = serve.out();
     const lines = out.trim().split('\n');
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
     // oidc-provider warns once, on stderr, when the runtime is older than Node.js 22; nothing else may appear there.
-    expect(err.split('\n').filter((l) => l && !/^oidc-provider WARNING: Unsupported runtime/.test(l))).toEqual([]);
+    expect(unexpectedStderr(serve.err())).toEqual([]);
     expect(out).toContain('"shutting down"');
     expect(out).not.toContain('InFlightSecretName');
     // Log lines name their fields; no header (and so no token) is ever among them.
@@ -140,30 +128,24 @@ describe('kiln serve as a process', () => {
 describe('kiln serve stopped twice', () => {
   it('waits for a request in flight on the first signal and stops at once on the second', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kiln-serve-'));
-    const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'serve'], {
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', KILN_BASE_URL: `http://127.0.0.1:${port}/fhir/r4`, DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}`, KILN_SAMPLE_DATA: 'false' },
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
+    const serve = await spawnServe({ DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}`, KILN_SAMPLE_DATA: 'false' });
     try {
-      for (let i = 0; i < 300 && !out.includes('"listening"'); i++) await new Promise((r) => setTimeout(r, 100));
+      await serve.until(() => serve.out().includes('"listening"'));
       // A request whose body never finishes keeps the graceful stop waiting.
-      const req = request(`http://127.0.0.1:${port}/fhir/r4/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', 'content-length': '100' } });
+      const req = request(`${serve.base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', 'content-length': '100' } });
       req.on('error', () => undefined);
       req.write('{"resourceType":');
       await new Promise((r) => setTimeout(r, 200));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-      child.kill('SIGTERM');
+      serve.child.kill('SIGTERM');
       // Log lines are flushed within a second; the stop waits up to 10 s for the request.
-      for (let i = 0; i < 30 && !out.includes('"shutting down"'); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(out).toContain('"shutting down"');
-      expect(child.exitCode).toBeNull();
-      child.kill('SIGTERM');
-      expect(await exited).toBe(1);
+      await serve.until(() => serve.out().includes('"shutting down"'), 30);
+      expect(serve.out()).toContain('"shutting down"');
+      expect(serve.child.exitCode).toBeNull();
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(1);
       req.destroy();
     } finally {
-      child.kill('SIGKILL');
+      serve.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,11 +1,11 @@
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../server/config.js';
-import { clientCredentials, keyPair } from '../helpers/auth.js';
+import { clientCredentials } from '../helpers/auth.js';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { freePort, TEST_SECRET_KEY } from '../helpers/app.js';
+import { TEST_SECRET_KEY } from '../helpers/app.js';
+import { addClientByCli, spawnServe, unexpectedStderr, type ServeProcess } from '../helpers/serve.js';
 
 /**
  * `KILN_WORKERS`: `kiln serve` as a primary process and several workers on one port,
@@ -48,36 +48,28 @@ interface LogLine {
 
 describe.each(engines())('kiln serve with KILN_WORKERS=2 (%s)', (engine) => {
   let fresh: TestDatabase;
-  let child: ChildProcessWithoutNullStreams;
-  let out = '';
-  let err = '';
-  let port = 0;
+  let serve: ServeProcess;
   let env: Record<string, string>;
-  const lines = (): LogLine[] => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+  const lines = (): LogLine[] => serve.out().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
   const waitForLines = async (msg: string, n: number) => {
-    for (let i = 0; i < 600 && lines().filter((l) => l.msg === msg).length < n; i++) await new Promise((r) => setTimeout(r, 100));
+    await serve.until(() => lines().filter((l) => l.msg === msg).length >= n, 600);
     return lines().filter((l) => l.msg === msg);
   };
 
   beforeAll(async () => {
     fresh = await freshDatabase(engine);
     await fresh.db.close();
-    port = await freePort();
     env = { DATABASE_URL: fresh.url, KILN_SECRET_KEY: TEST_SECRET_KEY };
-    child = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'serve'], {
-      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', KILN_BASE_URL: `http://127.0.0.1:${port}/fhir/r4`, KILN_SAMPLE_PATIENTS: '2', KILN_WORKERS: '2' },
-    });
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
+    serve = await spawnServe({ ...env, KILN_SAMPLE_PATIENTS: '2', KILN_WORKERS: '2' });
     await waitForLines('worker listening', 2);
   });
   afterAll(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (serve.child.exitCode === null && serve.child.signalCode === null) serve.child.kill('SIGKILL');
     await fresh.drop().catch(() => undefined);
   });
 
   it('prepares the database once, serves from two workers, replaces a dead one and stops them all on SIGTERM', async () => {
-    const primary = child.pid;
+    const primary = serve.child.pid;
     // The primary loaded the sample data before starting the workers; they found it there.
     expect(lines().filter((l) => l.msg === 'sample data loaded').map((l) => l.pid)).toEqual([primary]);
     const workers = (await waitForLines('worker listening', 2)).map((l) => l.worker as number);
@@ -85,18 +77,12 @@ describe.each(engines())('kiln serve with KILN_WORKERS=2 (%s)', (engine) => {
     expect(workers).not.toContain(primary);
 
     // A backend client registered from the command line can use either worker.
-    const key = await keyPair();
-    const metadata = { client_name: 'workers', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key.publicJwk] }, scope: 'system/*.*' };
-    const added = spawnSync(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'clients', 'add', '--json', '-'], {
-      input: JSON.stringify(metadata),
-      env: { ...process.env, ...env, KILN_LOG_LEVEL: 'silent' },
-      encoding: 'utf8',
-    });
+    const added = await addClientByCli(env, 'workers');
     expect(added.status).toBe(0);
-    const granted = await clientCredentials({ clientId: JSON.parse(added.stdout).client_id, key }, `http://127.0.0.1:${port}/oauth`, 'system/*.*');
+    const granted = await clientCredentials(added.client, `${serve.origin}/oauth`, 'system/*.*');
     expect(granted.status).toBe(200);
     const headers = { authorization: `Bearer ${granted.body.access_token}`, 'content-type': 'application/fhir+json' };
-    const base = `http://127.0.0.1:${port}/fhir/r4`;
+    const { base } = serve;
 
     // Writes on new connections land on both workers; every one is then readable from every worker.
     const ids: string[] = [];
@@ -115,9 +101,8 @@ describe.each(engines())('kiln serve with KILN_WORKERS=2 (%s)', (engine) => {
     expect(lines().some((l) => l.msg === 'worker exited; starting another' && l.worker === workers[0])).toBe(true);
     for (let i = 0; i < 4; i++) expect((await send(`${base}/Patient/${ids[i]}`, { headers })).status).toBe(200);
 
-    child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    expect(code).toBe(0);
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
     const all = lines();
     // Both workers that were running stopped gracefully, and they had both answered requests.
     const stopped = all.filter((l) => l.msg === 'shutting down').map((l) => l.pid);
@@ -126,6 +111,6 @@ describe.each(engines())('kiln serve with KILN_WORKERS=2 (%s)', (engine) => {
     expect(answered.has(workers[0]) || answered.has(third)).toBe(true);
     expect(answered.has(workers[1])).toBe(true);
     expect(all.find((l) => l.msg === 'all workers stopped')).toMatchObject({ pid: primary, code: 0 });
-    expect(err.split('\n').filter((l) => l && !/^oidc-provider WARNING: Unsupported runtime/.test(l))).toEqual([]);
+    expect(unexpectedStderr(serve.err())).toEqual([]);
   });
 });
