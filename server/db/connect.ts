@@ -44,6 +44,8 @@ export interface Reader {
 /** The column name under which a statement on the reader reports `data_version`. */
 export const DATA_VERSION_COLUMN = 'kiln_data_version';
 
+const DATA_VERSION_SQL = `select data_version as ${DATA_VERSION_COLUMN} from pragma_data_version`;
+
 export interface ConnectOptions {
   /** PostgreSQL schema to use (tests give each suite its own). */
   schema?: string;
@@ -136,7 +138,7 @@ function openReader(filename: string) {
       return row;
     },
     version() {
-      return (this.get(`select data_version as ${DATA_VERSION_COLUMN} from pragma_data_version`, []) as Record<string, number>)[DATA_VERSION_COLUMN];
+      return (this.get(DATA_VERSION_SQL, []) as Record<string, number>)[DATA_VERSION_COLUMN];
     },
     mark() {
       return seen;

@@ -227,11 +227,6 @@ export function getSearchParameterByUrl(url: string): SearchParameter | undefine
   return getRegistry().byUrl.get(url);
 }
 
-/** Every SearchParameter definition loaded, as shipped. */
-export function allSearchParameterDefinitions(): readonly SearchParameter[] {
-  return getRegistry().definitions;
-}
-
 /**
  * Adds custom SearchParameters to the registry (https://hl7.org/fhir/R4/searchparameter.html):
  * one with a shipped definition's URL replaces it, others are added, and a code a base
