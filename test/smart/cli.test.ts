@@ -135,7 +135,8 @@ describe('kiln users and kiln clients (sqlite)', () => {
     );
     expect(client.status).toBe('pending');
     const run = await kiln(['clients', 'approve', client.clientId]);
-    expect(run.code).toBe(0);
+    // The whole result, so that a failure shows what the command printed.
+    expect({ code: run.code, stderr: run.stderr }).toMatchObject({ code: 0 });
     expect(JSON.parse(run.stdout)).toMatchObject({ client_id: client.clientId, status: 'enabled', registered_by: 'dynamic' });
   }, 60_000);
 
