@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { createAuthTables, dropAuthTables } from '../../smart/db/schema.js';
 import { createOptOutTable, dropOptOutTable } from '../../smart/optout.js';
 import { createSearchParamStatusTables, dropSearchParamStatusTables } from '../search/readiness-table.js';
-import { addItemColumns, createSearchTables, dropItemColumns } from '../search/schema.js';
+import { addItemColumns, createSearchTablesByTextId, dropItemColumns, keySearchTablesByRid, keySearchTablesByTextId } from '../search/schema.js';
+import { addResourceKeys, dropResourceKeys, resourceColumns } from './keys.js';
 
 /**
  * Schema migrations, in order. Each runs once per database, recorded by knex in
@@ -14,12 +15,7 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
   '0001_resources': {
     async up(knex) {
       await knex.schema.createTable('resources', (t) => {
-        t.string('resource_type', 64).notNullable();
-        t.string('id', 64).notNullable();
-        t.integer('version_id').notNullable();
-        t.string('last_updated', 24).notNullable();
-        t.boolean('deleted').notNullable().defaultTo(false);
-        t.text('content').notNullable();
+        resourceColumns(t);
         t.primary(['resource_type', 'id']);
         t.index(['resource_type', 'last_updated'], 'resources_type_updated');
         // Imports resolve `urn:uuid:` references to resources loaded earlier by id alone.
@@ -45,7 +41,7 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
         t.bigInteger('n').notNullable();
       });
       await knex('kiln_lock').insert({ id: 1, n: 0 });
-      await createSearchTables(knex);
+      await createSearchTablesByTextId(knex);
     },
     async down(knex) {
       for (const t of ['kiln_lock', 'resource_history', 'resources']) await knex.schema.dropTableIfExists(t);
@@ -74,6 +70,21 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
   '0007_search_statistics': {
     up: createSearchStatistics,
     down: dropSearchStatistics,
+  },
+  // Integer resource keys, and the search index rows keyed by them (db/keys.ts).
+  '0008_resource_keys': {
+    async up(knex) {
+      await addResourceKeys(knex);
+      await dropSearchStatistics(knex);
+      await keySearchTablesByRid(knex);
+      await createSearchStatistics(knex);
+    },
+    async down(knex) {
+      await dropSearchStatistics(knex);
+      await keySearchTablesByTextId(knex);
+      await dropResourceKeys(knex);
+      await createSearchStatistics(knex);
+    },
   },
 };
 
@@ -144,6 +155,21 @@ export async function migrate(knex: Knex): Promise<void> {
       await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
     }
   }
+}
+
+/** Runs the migrations up to and including `last`, and no further (for tests of a migration). */
+export async function migrateTo(knex: Knex, last: string): Promise<void> {
+  if (!(last in migrations)) throw new Error(`no migration ${last}`);
+  for (;;) {
+    const [done] = (await knex.migrate.list({ migrationSource: source })) as [{ name: string }[], unknown[]];
+    if (done.some((m) => m.name === last)) return;
+    await knex.migrate.up({ migrationSource: source });
+  }
+}
+
+/** Undoes the latest migration that ran (for tests of a migration's `down`). */
+export async function migrateDownOne(knex: Knex): Promise<void> {
+  await knex.migrate.down({ migrationSource: source });
 }
 
 /** True when every known migration has run (for `/readyz`). */

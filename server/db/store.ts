@@ -82,8 +82,65 @@ function toRow(v: StoredVersion) {
   };
 }
 
-/** Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits. */
+/** Ids per `IN` list of `readMany`: well under SQLite's and PostgreSQL's bind-parameter limits. */
 const CHUNK = 500;
+
+function versionValues(v: StoredVersion): Knex.Value[] {
+  return [v.resourceType, v.id, v.versionId, v.lastUpdated, v.deleted, v.content];
+}
+
+/**
+ * Rows per multi-row statement of `write`, largest first: only these sizes are ever
+ * sent, so each engine keeps a few prepared statements instead of parsing one per batch
+ * size (as search/write.ts does for index rows). 64 rows bind 448 values.
+ */
+const WRITE_ROWS = [64, 8, 1] as const;
+
+/** Runs `send` on consecutive slices of `items` of the `WRITE_ROWS` sizes. */
+async function inStatements<T>(items: readonly T[], send: (rows: number, chunk: readonly T[]) => Promise<unknown>): Promise<void> {
+  let done = 0;
+  for (const size of WRITE_ROWS) {
+    while (items.length - done >= size) {
+      await send(size, items.slice(done, done + size));
+      done += size;
+    }
+  }
+}
+
+const statements = new Map<string, string>();
+
+function cached(key: string, make: () => string): string {
+  let sql = statements.get(key);
+  if (sql === undefined) statements.set(key, (sql = make()));
+  return sql;
+}
+
+function tuples(rows: number, width: number): string {
+  return new Array<string>(rows).fill(`(${new Array<string>(width).fill('?').join(', ')})`).join(', ');
+}
+
+/** `insert into resource_history … values …` of `rows` rows. */
+function historyInsert(rows: number): string {
+  return cached(`history:${rows}`, () => {
+    const columns = [...COLUMNS, 'method'];
+    return `insert into "resource_history" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples(rows, columns.length)}`;
+  });
+}
+
+/**
+ * The upsert of `rows` current versions, reporting each row's key. `RETURNING` is in
+ * both engines (SQLite since 3.35); rows are matched back by type and id, since neither
+ * promises to return them in the order of VALUES.
+ */
+function currentUpsert(rows: number): string {
+  return cached(`current:${rows}`, () => {
+    const set = ['version_id', 'last_updated', 'deleted', 'content'].map((c) => `"${c}" = excluded."${c}"`).join(', ');
+    return (
+      `insert into "resources" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${tuples(rows, COLUMNS.length)} ` +
+      `on conflict ("resource_type", "id") do update set ${set} returning "resource_type", "id", "rid"`
+    );
+  });
+}
 
 /**
  * The resource tables: current versions in `resources`, every version in
@@ -143,16 +200,21 @@ export class ResourceStore {
     return row ? fromRow(row) : undefined;
   }
 
-  /** Appends versions to the history and makes them current, in multi-row statements. */
-  async write(trx: Knex.Transaction, versions: NewVersion[]): Promise<void> {
-    for (let i = 0; i < versions.length; i += CHUNK) {
-      const chunk = versions.slice(i, i + CHUNK);
-      await trx('resource_history').insert(chunk.map((v) => ({ ...toRow(v), method: v.method })));
-      await trx('resources')
-        .insert(chunk.map(toRow))
-        .onConflict(['resource_type', 'id'])
-        .merge(['version_id', 'last_updated', 'deleted', 'content']);
-    }
+  /**
+   * Appends versions to the history and makes them current, in multi-row statements.
+   * Resolves to each version's resource key (`rid`, db/keys.ts), in the order given: the
+   * key the resource got when first stored, or a new one.
+   */
+  async write(trx: Knex.Transaction, versions: readonly NewVersion[]): Promise<number[]> {
+    const keys = new Map<string, number>();
+    await inStatements(versions, (rows, chunk) => trx.raw(historyInsert(rows), chunk.flatMap((v) => [...versionValues(v), v.method])));
+    await inStatements(versions, async (rows, chunk) => {
+      const result = await trx.raw(currentUpsert(rows), chunk.flatMap(versionValues));
+      for (const r of (Array.isArray(result) ? result : result.rows) as { resource_type: string; id: string; rid: number | string }[]) {
+        keys.set(`${r.resource_type}/${r.id}`, Number(r.rid));
+      }
+    });
+    return versions.map((v) => keys.get(`${v.resourceType}/${v.id}`) as number);
   }
 
   /**

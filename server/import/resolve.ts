@@ -99,12 +99,13 @@ export class ReferenceResolver {
 
   /** Ids from the search index rows of the `identifier` parameter (written with every stored version). */
   private async storedWithIdentifier(knex: Knex, c: ConditionalReference): Promise<string[]> {
-    const q = knex('search_token')
-      .distinct('resource_id')
-      .where({ resource_type: c.type, code: 'identifier', value: c.value });
-    if (c.system === '') q.whereNull('system');
-    else if (c.system !== undefined) q.where('system', c.system);
-    const rows: { resource_id: string }[] = await q;
-    return rows.map((r) => r.resource_id);
+    const q = knex('search_token as t')
+      .join('resources as r', 'r.rid', 't.rid')
+      .distinct('r.id')
+      .where({ 't.resource_type': c.type, 't.code': 'identifier', 't.value': c.value });
+    if (c.system === '') q.whereNull('t.system');
+    else if (c.system !== undefined) q.where('t.system', c.system);
+    const rows: { id: string }[] = await q;
+    return rows.map((r) => r.id);
   }
 }

@@ -110,11 +110,11 @@ async function countAfter(exec: Knex, type: string, from: string | null): Promis
  */
 async function rewrite(db: Database, type: string, ids: string[], skipLocked: boolean): Promise<string[]> {
   return inTransaction(db, async (trx) => {
-    const q = trx('resources').select('id', 'content').where('resource_type', type).whereIn('id', ids).where('deleted', false);
+    const q = trx('resources').select('rid', 'id', 'content').where('resource_type', type).whereIn('id', ids).where('deleted', false);
     if (db.engine === 'postgres') q.forUpdate();
     if (db.engine === 'postgres' && skipLocked) q.skipLocked();
-    const rows = (await q) as { id: string; content: string }[];
-    const writes: IndexWrite[] = rows.map((r) => ({ resourceType: type, id: r.id, rows: extract(type, r.id, r.content) }));
+    const rows = (await q) as { rid: number | string; id: string; content: string }[];
+    const writes: IndexWrite[] = rows.map((r) => ({ resourceType: type, rid: Number(r.rid), rows: extract(type, r.id, r.content) }));
     await writeIndexRowsBatch(trx, writes, { replace: true });
     const done = new Set(rows.map((r) => r.id));
     return db.engine === 'postgres' ? ids.filter((id) => !done.has(id)) : [];

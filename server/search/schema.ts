@@ -3,7 +3,9 @@ import { MAX_INDEXED_TEXT, MAX_INDEXED_URL, type IndexKind } from './types.js';
 
 /**
  * The search index tables: one per search parameter type, each row one value of one
- * parameter of one resource (https://hl7.org/fhir/R4/search.html#ptypes). Built with
+ * parameter of one resource (https://hl7.org/fhir/R4/search.html#ptypes). A row names its
+ * resource by `rid`, the resource's integer key in `resources` (see db/keys.ts), and
+ * repeats its type, which every lookup starts with. Built with
  * knex's schema builder so SQLite and PostgreSQL get the same tables; the one guarded
  * difference is the "C" collation on PostgreSQL text columns, which makes their order
  * bytewise (as SQLite's BINARY is) so that b-tree indexes serve prefix searches
@@ -35,67 +37,94 @@ function textColumn(pg: boolean): Text {
   return (t, name, length) => t.specificType(name, `varchar(${length}) COLLATE "C"`);
 }
 
-/** Columns every table starts with; `(resource_type, resource_id)` finds a resource's rows to replace them. */
-function owner(t: Table, text: Text, table: string): void {
+/** Columns every table starts with; `item` numbers the composite item a component row belongs to (null on other rows; see types.ts). */
+function owner(t: Table, text: Text): void {
+  t.bigInteger('rid').notNullable();
   text(t, 'resource_type', ID_LENGTH).notNullable();
-  text(t, 'resource_id', ID_LENGTH).notNullable();
   text(t, 'code', CODE_LENGTH).notNullable();
-  t.index(['resource_type', 'resource_id'], `${table}_resource`);
+  t.integer('item').nullable();
 }
 
-/** The value columns and query indexes of each table. */
-const DEFINE: Record<IndexKind, (t: Table, text: Text, table: string) => void> = {
-  // `code=system|value`, `code=value`, `code=system|` all seek on (code, value[, system]).
-  token(t, text, table) {
+/** The value columns of each table. */
+const COLUMNS: Record<IndexKind, (t: Table, text: Text) => void> = {
+  token(t, text) {
     text(t, 'system', MAX_INDEXED_TEXT).nullable();
     text(t, 'value', MAX_INDEXED_TEXT).nullable();
-    t.index(['resource_type', 'code', 'value', 'system'], `${table}_lookup`);
   },
-  // Default string search is a prefix match on `value`; `:exact` seeks `value` too and then compares `exact`.
-  string(t, text, table) {
+  string(t, text) {
     text(t, 'value', MAX_INDEXED_TEXT).notNullable();
     text(t, 'exact', MAX_INDEXED_TEXT).notNullable();
-    t.index(['resource_type', 'code', 'value'], `${table}_lookup`);
   },
-  // Target first: `_revinclude` and `_has` ask "who points at Patient/1 through `code`?";
-  // with resource_type last the same index serves `Observation?subject=Patient/1`.
-  reference(t, text, table) {
+  reference(t, text) {
     text(t, 'target_type', ID_LENGTH).nullable();
     text(t, 'target_id', ID_LENGTH).nullable();
     text(t, 'target_version', ID_LENGTH).nullable();
     text(t, 'url', MAX_INDEXED_URL).nullable();
-    t.index(['target_type', 'target_id', 'code', 'resource_type'], `${table}_target`);
-    t.index(['resource_type', 'code', 'url'], `${table}_url`);
   },
-  // ISO instants in text sort chronologically; range comparisons seek on start.
-  date(t, text, table) {
+  date(t, text) {
     text(t, 'start', INSTANT_LENGTH).notNullable();
     text(t, 'end', INSTANT_LENGTH).notNullable();
-    t.index(['resource_type', 'code', 'start', 'end'], `${table}_lookup`);
   },
-  number(t, _text, table) {
+  number(t) {
     t.double('value').nullable();
     t.double('low').nullable();
     t.double('high').nullable();
-    t.index(['resource_type', 'code', 'low', 'high'], `${table}_lookup`);
   },
-  quantity(t, text, table) {
+  quantity(t, text) {
     text(t, 'system', MAX_INDEXED_TEXT).nullable();
     text(t, 'unit_code', MAX_INDEXED_TEXT).nullable();
     text(t, 'unit', MAX_INDEXED_TEXT).nullable();
     t.double('value').nullable();
     t.double('low').nullable();
     t.double('high').nullable();
-    t.index(['resource_type', 'code', 'low', 'high'], `${table}_lookup`);
   },
-  uri(t, text, table) {
+  uri(t, text) {
     text(t, 'value', MAX_INDEXED_URL).notNullable();
-    t.index(['resource_type', 'code', 'value'], `${table}_lookup`);
   },
+};
+
+/**
+ * The indexes of each table, by name suffix. `_resource` (on `rid`) finds a resource's
+ * rows, to replace them or to probe them in a search; new resources get ever larger
+ * keys, so their rows go to the end of it rather than to random places, as text ids did.
+ * The query indexes end with `rid` where a search selects it from them, so that such a
+ * subquery reads the index alone.
+ */
+const INDEXES: Record<IndexKind, Record<string, string[]>> = {
+  // `code=system|value`, `code=value`, `code=system|` all seek on (code, value[, system]).
+  token: { lookup: ['resource_type', 'code', 'value', 'system', 'rid'] },
+  // Default string search is a prefix match on `value`; `:exact` seeks `value` too and then compares `exact`.
+  string: { lookup: ['resource_type', 'code', 'value', 'rid'] },
+  // Target first: `_revinclude` and `_has` ask "who points at Patient/1 through `code`?";
+  // with resource_type last the same index serves `Observation?subject=Patient/1`.
+  reference: { target: ['target_type', 'target_id', 'code', 'resource_type', 'rid'], url: ['resource_type', 'code', 'url'] },
+  // ISO instants in text sort chronologically; range comparisons seek on start.
+  date: { lookup: ['resource_type', 'code', 'start', 'end', 'rid'] },
+  number: { lookup: ['resource_type', 'code', 'low', 'high'] },
+  quantity: { lookup: ['resource_type', 'code', 'low', 'high'] },
+  uri: { lookup: ['resource_type', 'code', 'value', 'rid'] },
 };
 
 function isPostgres(knex: Knex): boolean {
   return knex.client.dialect === 'postgresql';
+}
+
+/** Creates one `search_*` table as `name`, without its indexes. */
+async function createTable(knex: Knex, kind: IndexKind, name: string): Promise<void> {
+  const text = textColumn(isPostgres(knex));
+  await knex.schema.createTable(name, (t) => {
+    owner(t, text);
+    COLUMNS[kind](t, text);
+  });
+}
+
+/** Creates the indexes of one `search_*` table (after loading it, when rebuilding: a sorted build is faster than row by row). */
+async function createIndexes(knex: Knex, kind: IndexKind): Promise<void> {
+  const table = SEARCH_TABLES[kind];
+  await knex.schema.alterTable(table, (t) => {
+    t.index(['rid'], `${table}_resource`);
+    for (const [suffix, columns] of Object.entries(INDEXES[kind])) t.index(columns, `${table}_${suffix}`);
+  });
 }
 
 /**
@@ -104,22 +133,18 @@ function isPostgres(knex: Knex): boolean {
  * knex or transaction.
  */
 export async function createSearchTables(knex: Knex): Promise<void> {
-  const text = textColumn(isPostgres(knex));
   for (const [kind, table] of Object.entries(SEARCH_TABLES) as [IndexKind, string][]) {
     if (await knex.schema.hasTable(table)) continue;
-    await knex.schema.createTable(table, (t) => {
-      owner(t, text, table);
-      DEFINE[kind](t, text, table);
-    });
+    await createTable(knex, kind, table);
+    await createIndexes(knex, kind);
   }
 }
 
 /**
  * Adds the `item` column to every `search_*` table (migration `0004_search_composites`):
  * the number of the composite item a component row belongs to, null on other rows
- * (see types.ts). A component row is found by `(resource_type, resource_id)` and compared
- * on `code` and `item`, so the `_resource` index serves it and no new index is needed.
- * Adding a nullable column without a default rewrites no rows on either engine.
+ * (see types.ts). Adding a nullable column without a default rewrites no rows on either
+ * engine.
  */
 export async function addItemColumns(knex: Knex): Promise<void> {
   for (const table of Object.values(SEARCH_TABLES)) {
@@ -133,6 +158,94 @@ export async function dropItemColumns(knex: Knex): Promise<void> {
   for (const table of Object.values(SEARCH_TABLES)) {
     if (await knex.schema.hasColumn(table, 'item')) await knex.schema.alterTable(table, (t) => void t.dropColumn('item'));
   }
+}
+
+/** The value columns of each table, in the order `COLUMNS` makes them (inserts name them in this order too). */
+export const VALUE_COLUMNS: Readonly<Record<IndexKind, readonly string[]>> = {
+  token: ['system', 'value'],
+  string: ['value', 'exact'],
+  reference: ['target_type', 'target_id', 'target_version', 'url'],
+  date: ['start', 'end'],
+  number: ['value', 'low', 'high'],
+  quantity: ['system', 'unit_code', 'unit', 'value', 'low', 'high'],
+  uri: ['value'],
+};
+
+/**
+ * Migration `0008_resource_keys`: rewrites every `search_*` table that still names its
+ * resource by `(resource_type, resource_id)` to name it by `rid` (see `owner`). Rows are
+ * copied with the key of their resource; a row whose resource is gone (none should be)
+ * is dropped. The indexes are built after the copy. Run after `resources` has its keys.
+ */
+export async function keySearchTablesByRid(knex: Knex): Promise<void> {
+  await rekey(knex, 'rid');
+}
+
+/** Back to `(resource_type, resource_id)` (the migration's `down`), through the same copy. */
+export async function keySearchTablesByTextId(knex: Knex): Promise<void> {
+  await rekey(knex, 'text id');
+}
+
+/** Copies each table that has the other key into a new table with key `to`, then indexes it. */
+async function rekey(knex: Knex, to: 'rid' | 'text id'): Promise<void> {
+  const byRid = to === 'rid';
+  for (const [kind, table] of Object.entries(SEARCH_TABLES) as [IndexKind, string][]) {
+    if ((await knex.schema.hasColumn(table, 'resource_id')) !== byRid) continue;
+    const old = `${table}_before_rekey`;
+    await dropIndexes(knex, table, ['resource', ...Object.keys(INDEXES[kind])]);
+    await knex.schema.renameTable(table, old);
+    if (byRid) await createTable(knex, kind, table);
+    else await createTableByTextId(knex, kind, true);
+    const values = VALUE_COLUMNS[kind];
+    const [keys, selected, join] = byRid
+      ? [['rid', 'resource_type'], 'r.rid, s.resource_type', 'r.resource_type = s.resource_type and r.id = s.resource_id']
+      : [['resource_type', 'resource_id'], 's.resource_type, r.id', 'r.rid = s.rid'];
+    const columns = [...keys, 'code', 'item', ...values];
+    await knex.raw(
+      `insert into ?? (${columns.map(() => '??').join(', ')}) select ${selected}, s.code, s.item${values.map(() => ', ??').join('')} from ?? as s join resources as r on ${join}`,
+      [table, ...columns, ...values.map((v) => `s.${v}`), old],
+    );
+    await knex.schema.dropTable(old);
+    if (byRid) await createIndexes(knex, kind);
+    else await createIndexesByTextId(knex, kind);
+  }
+}
+
+/**
+ * The tables as the first migration made them, their rows naming the resource by
+ * `(resource_type, resource_id)`: what migrations `0001` to `0007` work on, and what
+ * `0008`'s `down` goes back to. Skips tables that exist.
+ */
+export async function createSearchTablesByTextId(knex: Knex): Promise<void> {
+  for (const [kind, table] of Object.entries(SEARCH_TABLES) as [IndexKind, string][]) {
+    if (await knex.schema.hasTable(table)) continue;
+    await createTableByTextId(knex, kind);
+    await createIndexesByTextId(knex, kind);
+  }
+}
+
+/** One table of the first shape; `item` only when asked (migration 0004 adds it to the first migration's tables). */
+async function createTableByTextId(knex: Knex, kind: IndexKind, item = false): Promise<void> {
+  const text = textColumn(isPostgres(knex));
+  await knex.schema.createTable(SEARCH_TABLES[kind], (t) => {
+    text(t, 'resource_type', ID_LENGTH).notNullable();
+    text(t, 'resource_id', ID_LENGTH).notNullable();
+    text(t, 'code', CODE_LENGTH).notNullable();
+    COLUMNS[kind](t, text);
+    if (item) t.integer('item').nullable();
+  });
+}
+
+async function createIndexesByTextId(knex: Knex, kind: IndexKind): Promise<void> {
+  const table = SEARCH_TABLES[kind];
+  await knex.schema.alterTable(table, (t) => {
+    t.index(['resource_type', 'resource_id'], `${table}_resource`);
+    for (const [suffix, cols] of Object.entries(INDEXES[kind])) t.index(cols.filter((c) => c !== 'rid'), `${table}_${suffix}`);
+  });
+}
+
+async function dropIndexes(knex: Knex, table: string, suffixes: string[]): Promise<void> {
+  for (const suffix of suffixes) await knex.raw('drop index if exists ??', [`${table}_${suffix}`]);
 }
 
 /** Drops the `search_*` tables (a migration's `down`). */

@@ -1,7 +1,7 @@
 /**
  * Shapes of the search index rows. One table per search parameter type; every row
- * carries the parameter `code` and, once written, the owning `resource_type` and
- * `resource_id` (added by `write.ts`, not by extraction).
+ * carries the parameter `code` and, once written, the owning resource's key `rid` and
+ * `resource_type` (added by `write.ts`, not by extraction).
  *
  * Modifier rows: a few modifiers are served by extra rows in the same table under a
  * derived code, so that the ordinary `(resource_type, code, value, …)` index answers

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { SEARCH_TABLES } from './schema.js';
+import { SEARCH_TABLES, VALUE_COLUMNS } from './schema.js';
 import { INDEX_KINDS, type IndexKind, type IndexRows } from './types.js';
 
 /**
@@ -9,17 +9,11 @@ import { INDEX_KINDS, type IndexKind, type IndexRows } from './types.js';
  * current version of each resource; history is not searched).
  */
 
-/** One resource's rows, for the batch functions. */
+/** One resource's rows, for the batch functions: its type, its key (`rid`, db/keys.ts) and the rows. */
 export interface IndexWrite {
   resourceType: string;
-  id: string;
+  rid: number;
   rows: IndexRows;
-}
-
-/** A resource whose rows are to be deleted. */
-export interface IndexOwner {
-  resourceType: string;
-  id: string;
 }
 
 export interface WriteOptions {
@@ -38,19 +32,14 @@ export interface WriteOptions {
  */
 const STATEMENT_ROWS = [512, 64, 8, 1] as const;
 
-/** Ids per `IN (…)` list of a delete, well under either engine's parameter limit. */
+/** Keys per `IN (…)` list of a delete, well under either engine's parameter limit. */
 const DELETE_CHUNK = 5_000;
 
-/** Columns of each table in insert order; the owner columns come first. */
-const COLUMNS: Record<IndexKind, readonly string[]> = {
-  token: ['resource_type', 'resource_id', 'code', 'item', 'system', 'value'],
-  string: ['resource_type', 'resource_id', 'code', 'item', 'value', 'exact'],
-  reference: ['resource_type', 'resource_id', 'code', 'item', 'target_type', 'target_id', 'target_version', 'url'],
-  date: ['resource_type', 'resource_id', 'code', 'item', 'start', 'end'],
-  number: ['resource_type', 'resource_id', 'code', 'item', 'value', 'low', 'high'],
-  quantity: ['resource_type', 'resource_id', 'code', 'item', 'system', 'unit_code', 'unit', 'value', 'low', 'high'],
-  uri: ['resource_type', 'resource_id', 'code', 'item', 'value'],
-};
+/** Owner columns, then the value columns, in insert order. */
+const OWNER_COLUMNS = ['rid', 'resource_type', 'code', 'item'] as const;
+const COLUMNS: Record<IndexKind, readonly string[]> = Object.fromEntries(
+  INDEX_KINDS.map((kind) => [kind, [...OWNER_COLUMNS, ...VALUE_COLUMNS[kind]]]),
+) as unknown as Record<IndexKind, readonly string[]>;
 
 /**
  * Inserts all rows of one kind in multi-row statements of the `STATEMENT_ROWS` sizes.
@@ -63,7 +52,7 @@ async function insertRows(db: Knex | Knex.Transaction, kind: IndexKind, writes: 
   const bindings: Knex.Value[] = [];
   for (const w of writes) {
     for (const row of w.rows[kind] as unknown as Record<string, Knex.Value | undefined>[]) {
-      bindings.push(w.resourceType, w.id);
+      bindings.push(w.rid, w.resourceType);
       for (let c = 2; c < columns.length; c++) bindings.push(row[columns[c]] ?? null);
     }
   }
@@ -93,28 +82,13 @@ function insertStatement(kind: IndexKind, rows: number): string {
   return sql;
 }
 
-/** Groups ids by resource type, so deletes can use one `IN` list per type. */
-function idsByType(owners: readonly IndexOwner[]): Map<string, string[]> {
-  const byType = new Map<string, string[]>();
-  for (const o of owners) {
-    const ids = byType.get(o.resourceType);
-    if (ids) ids.push(o.id);
-    else byType.set(o.resourceType, [o.id]);
-  }
-  return byType;
-}
-
-/** Deletes the rows of many resources: per table, one statement per type and chunk of ids. */
-export async function deleteIndexRowsBatch(db: Knex | Knex.Transaction, owners: readonly IndexOwner[]): Promise<void> {
-  if (owners.length === 0) return;
-  const byType = idsByType(owners);
+/** Deletes the rows of the resources with these keys: per table, one statement per chunk of keys. */
+export async function deleteIndexRowsBatch(db: Knex | Knex.Transaction, rids: readonly number[]): Promise<void> {
+  if (rids.length === 0) return;
   for (const table of Object.values(SEARCH_TABLES)) {
-    for (const [type, ids] of byType) {
-      for (let i = 0; i < ids.length; i += DELETE_CHUNK) {
-        const slice = ids.slice(i, i + DELETE_CHUNK);
-        const q = db(table).where('resource_type', type);
-        await (slice.length === 1 ? q.where('resource_id', slice[0]) : q.whereIn('resource_id', slice)).delete();
-      }
+    for (let i = 0; i < rids.length; i += DELETE_CHUNK) {
+      const slice = rids.slice(i, i + DELETE_CHUNK);
+      await (slice.length === 1 ? db(table).where('rid', slice[0]) : db(table).whereIn('rid', slice)).delete();
     }
   }
 }
@@ -125,25 +99,11 @@ export async function deleteIndexRowsBatch(db: Knex | Knex.Transaction, owners: 
  * Run it inside the transaction that writes the resources themselves.
  */
 export async function writeIndexRowsBatch(db: Knex | Knex.Transaction, writes: readonly IndexWrite[], opts: WriteOptions = {}): Promise<void> {
-  if (opts.replace ?? true) await deleteIndexRowsBatch(db, writes);
+  if (opts.replace ?? true) await deleteIndexRowsBatch(db, writes.map((w) => w.rid));
   for (const kind of INDEX_KINDS) await insertRows(db, kind, writes);
 }
 
-/**
- * Stores the index rows of one resource, replacing its previous rows unless
- * `opts.replace` is false. See https://hl7.org/fhir/R4/search.html#ptypes for the rows.
- */
-export async function writeIndexRows(
-  db: Knex | Knex.Transaction,
-  resourceType: string,
-  id: string,
-  rows: IndexRows,
-  opts: WriteOptions = {},
-): Promise<void> {
-  await writeIndexRowsBatch(db, [{ resourceType, id, rows }], opts);
-}
-
 /** Removes every index row of a resource (on delete: a deleted resource is not found by search). */
-export async function deleteIndexRows(db: Knex | Knex.Transaction, resourceType: string, id: string): Promise<void> {
-  await deleteIndexRowsBatch(db, [{ resourceType, id }]);
+export async function deleteIndexRows(db: Knex | Knex.Transaction, rid: number): Promise<void> {
+  await deleteIndexRowsBatch(db, [rid]);
 }

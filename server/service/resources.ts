@@ -108,8 +108,8 @@ export class ResourceService {
     const versionId = previous.versionId + 1;
     const content = JSON.stringify({ resourceType: type, id, meta: { versionId: String(versionId), lastUpdated: s.now } });
     const v: NewVersion = { resourceType: type, id, versionId, lastUpdated: s.now, deleted: true, content, method: 'DELETE' };
-    await this.store.write(s.trx, [v]);
-    await deleteIndexRows(s.trx, type, id);
+    const [rid] = await this.store.write(s.trx, [v]);
+    await deleteIndexRows(s.trx, rid);
     s.targets.push(`${type}/${id}/_history/${versionId}`);
     return v;
   }
@@ -138,9 +138,9 @@ export class ResourceService {
       };
       return { v, stamped, replace: previous !== undefined };
     });
-    await this.store.write(s.trx, versions.map((x) => x.v));
+    const rids = await this.store.write(s.trx, versions.map((x) => x.v));
     const index = (replace: boolean) =>
-      versions.filter((x) => x.replace === replace).map(({ v, stamped }) => ({ resourceType: v.resourceType, id: v.id, rows: extractIndexRows(stamped) }));
+      versions.flatMap(({ v, stamped, replace: r }, i) => (r === replace ? [{ resourceType: v.resourceType, rid: rids[i], rows: extractIndexRows(stamped) }] : []));
     // New resources have no rows to replace: skipping their deletes saves a statement each.
     await writeIndexRowsBatch(s.trx, index(false), { replace: false });
     await writeIndexRowsBatch(s.trx, index(true), { replace: true });

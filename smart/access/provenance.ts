@@ -20,14 +20,14 @@ import { anyRule, type RowRule } from './conditions.js';
  *
  * The subquery joins the target row as `r` again, on purpose: SQL resolves a name to the
  * innermost FROM that defines it, so `readable` — written, like every rule, for alias `r` —
- * is about the target row inside the subquery, while the outer `r.id` stays the Provenance.
- * Uncorrelated, so each engine builds the set of Provenance ids once.
+ * is about the target row inside the subquery, while the outer `r.rid` stays the Provenance.
+ * Uncorrelated, so each engine builds the set of Provenance keys once.
  */
 export function provenanceTargetRows(env: QueryEnv, readable: RowRule): RowRule {
   if (readable === 'none') return 'none';
   const f = env.alias('pt');
   const targets = function (this: QB): void {
-    this.select(`${f}.resource_id`)
+    this.select(`${f}.rid`)
       .from(`${SEARCH_TABLES.reference} as ${f}`)
       .join('resources as r', (j) => j.on('r.resource_type', `${f}.target_type`).andOn('r.id', `${f}.target_id`))
       .where(`${f}.resource_type`, 'Provenance')
@@ -35,7 +35,7 @@ export function provenanceTargetRows(env: QueryEnv, readable: RowRule): RowRule 
     localTarget(this, f, env.baseUrl);
     if (readable !== 'all') this.where((w: QB) => readable(w));
   };
-  return (qb) => void qb.whereIn('r.id', targets);
+  return (qb) => void qb.whereIn('r.rid', targets);
 }
 
 /** The compartment rows of a patient scope on Provenance, widened by the targets rule (see the module comment). */

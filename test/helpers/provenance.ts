@@ -6,9 +6,7 @@ import type { Knex } from 'knex';
  */
 export async function provenancesTargeting(knex: Knex, type: string, id: string): Promise<{ target: { reference: string }[]; [k: string]: any }[]> {
   const rows = await knex('search_reference as r')
-    .join('resources as p', function join() {
-      this.on('p.id', 'r.resource_id').andOn('p.resource_type', 'r.resource_type');
-    })
+    .join('resources as p', 'p.rid', 'r.rid')
     .where({ 'r.resource_type': 'Provenance', 'r.code': 'target', 'r.target_type': type, 'r.target_id': id })
     .select('p.content');
   return rows.map((r: { content: string }) => JSON.parse(r.content));

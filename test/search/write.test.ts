@@ -3,7 +3,7 @@ import { engines, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { extractIndexRows } from '../../server/search/extract.js';
 import { addItemColumns, createSearchTables, dropSearchTables, SEARCH_TABLES } from '../../server/search/schema.js';
 import { emptyIndexRows, type IndexRows } from '../../server/search/types.js';
-import { deleteIndexRows, writeIndexRows, writeIndexRowsBatch } from '../../server/search/write.js';
+import { deleteIndexRows, writeIndexRowsBatch, type IndexWrite } from '../../server/search/write.js';
 
 /**
  * The index tables and writer on real databases: SQLite always, PostgreSQL when
@@ -29,8 +29,15 @@ const observation = {
 };
 const provenance = { resourceType: 'Provenance', id: 'v1', target: [{ reference: 'Observation/o1/_history/1' }], recorded: '2020-01-01T10:00:00Z', agent: [] };
 
-async function rowsOf(db: Knex, table: string, type: string, id: string): Promise<Record<string, unknown>[]> {
-  return db(table).where({ resource_type: type, resource_id: id }).select();
+/** The resource keys (`rid`) these tests give their resources; the tables know no other name for them. */
+const RID: Record<string, number> = { p1: 1, o1: 2, v1: 3, p2: 4, b0: 10, b1: 11, b2: 12, b3: 13 };
+
+function indexWrite(r: { resourceType: string; id: string }): IndexWrite {
+  return { resourceType: r.resourceType, rid: RID[r.id], rows: extractIndexRows(r) };
+}
+
+async function rowsOf(db: Knex, table: string, id: string): Promise<Record<string, unknown>[]> {
+  return db(table).where({ rid: RID[id] }).select();
 }
 
 describe.each(engines())('search index tables on %s', (engineName) => {
@@ -60,41 +67,43 @@ describe.each(engines())('search index tables on %s', (engineName) => {
   });
 
   it('writes, replaces and deletes the rows of a resource', async () => {
-    await db.transaction((trx) => writeIndexRows(trx, 'Patient', 'p1', extractIndexRows(patient), { replace: false }));
-    const strings = await rowsOf(db, SEARCH_TABLES.string, 'Patient', 'p1');
-    expect(strings.filter((r) => r.code === 'family')).toEqual([{ resource_type: 'Patient', resource_id: 'p1', code: 'family', item: null, value: 'nunez', exact: 'Núñez' }]);
-    const dates = await rowsOf(db, SEARCH_TABLES.date, 'Patient', 'p1');
-    expect(dates).toEqual([{ resource_type: 'Patient', resource_id: 'p1', code: 'birthdate', item: null, start: '1970-05-01T00:00:00.000Z', end: '1970-05-31T23:59:59.999Z' }]);
+    await db.transaction((trx) => writeIndexRowsBatch(trx, [indexWrite(patient)], { replace: false }));
+    const strings = await rowsOf(db, SEARCH_TABLES.string, 'p1');
+    expect(strings.filter((r) => r.code === 'family').map((r) => ({ ...r, rid: Number(r.rid) }))).toEqual([
+      { rid: RID.p1, resource_type: 'Patient', code: 'family', item: null, value: 'nunez', exact: 'Núñez' },
+    ]);
+    const dates = (await rowsOf(db, SEARCH_TABLES.date, 'p1')).map((r) => ({ ...r, rid: Number(r.rid) }));
+    expect(dates).toEqual([{ rid: RID.p1, resource_type: 'Patient', code: 'birthdate', item: null, start: '1970-05-01T00:00:00.000Z', end: '1970-05-31T23:59:59.999Z' }]);
 
     const updated = { ...patient, name: [{ family: 'Smith' }], birthDate: undefined };
-    await db.transaction((trx) => writeIndexRows(trx, 'Patient', 'p1', extractIndexRows(updated)));
-    const families = (await rowsOf(db, SEARCH_TABLES.string, 'Patient', 'p1')).filter((r) => r.code === 'family');
+    await db.transaction((trx) => writeIndexRowsBatch(trx, [indexWrite(updated)]));
+    const families = (await rowsOf(db, SEARCH_TABLES.string, 'p1')).filter((r) => r.code === 'family');
     expect(families.map((r) => r.exact)).toEqual(['Smith']);
-    expect(await rowsOf(db, SEARCH_TABLES.date, 'Patient', 'p1')).toEqual([]);
+    expect(await rowsOf(db, SEARCH_TABLES.date, 'p1')).toEqual([]);
 
-    await db.transaction((trx) => deleteIndexRows(trx, 'Patient', 'p1'));
-    for (const table of Object.values(SEARCH_TABLES)) expect(await rowsOf(db, table, 'Patient', 'p1')).toEqual([]);
+    await db.transaction((trx) => deleteIndexRows(trx, RID.p1));
+    for (const table of Object.values(SEARCH_TABLES)) expect(await rowsOf(db, table, 'p1')).toEqual([]);
   });
 
   it('answers the lookups search runs: token, quantity, and reverse references', async () => {
-    await writeIndexRowsBatch(db, [observation, provenance].map((r) => ({ resourceType: r.resourceType, id: r.id, rows: extractIndexRows(r) })), { replace: false });
-    const byCode = await db(SEARCH_TABLES.token).where({ resource_type: 'Observation', code: 'code', value: '8302-2', system: 'http://loinc.org' }).select('resource_id');
-    expect(byCode).toEqual([{ resource_id: 'o1' }]);
+    await writeIndexRowsBatch(db, [observation, provenance].map(indexWrite), { replace: false });
+    const byCode = await db(SEARCH_TABLES.token).where({ resource_type: 'Observation', code: 'code', value: '8302-2', system: 'http://loinc.org' }).pluck('rid');
+    expect(byCode.map(Number)).toEqual([RID.o1]);
     const quantity = await db(SEARCH_TABLES.quantity).where({ resource_type: 'Observation', code: 'value-quantity' }).first();
     expect(quantity).toMatchObject({ unit_code: 'cm', value: 180.5, low: 180.45, high: 180.55 });
     // _revinclude=Provenance:target for Observation/o1
-    const revinclude = await db(SEARCH_TABLES.reference).where({ target_type: 'Observation', target_id: 'o1', code: 'target', resource_type: 'Provenance' }).select('resource_id', 'target_version');
-    expect(revinclude).toEqual([{ resource_id: 'v1', target_version: '1' }]);
-    const forward = await db(SEARCH_TABLES.reference).where({ resource_type: 'Observation', code: 'patient', target_type: 'Patient', target_id: 'p1' }).select('resource_id');
-    expect(forward).toEqual([{ resource_id: 'o1' }]);
+    const revinclude = await db(SEARCH_TABLES.reference).where({ target_type: 'Observation', target_id: 'o1', code: 'target', resource_type: 'Provenance' }).select('rid', 'target_version');
+    expect(revinclude.map((r) => ({ ...r, rid: Number(r.rid) }))).toEqual([{ rid: RID.v1, target_version: '1' }]);
+    const forward = await db(SEARCH_TABLES.reference).where({ resource_type: 'Observation', code: 'patient', target_type: 'Patient', target_id: 'p1' }).pluck('rid');
+    expect(forward.map(Number)).toEqual([RID.o1]);
     // A composite's component rows carry the number of the item they belong to.
-    const composite = await db(SEARCH_TABLES.quantity).where({ resource_type: 'Observation', resource_id: 'o1', code: 'code-value-quantity$1' }).select('item', 'value');
+    const composite = await db(SEARCH_TABLES.quantity).where({ rid: RID.o1, code: 'code-value-quantity$1' }).select('item', 'value');
     expect(composite).toEqual([{ item: 0, value: 180.5 }]);
     // Prefix search on normalised text: a range both engines serve from the index.
     const p2 = { ...patient, id: 'p2' };
-    await writeIndexRows(db, 'Patient', 'p2', extractIndexRows(p2), { replace: false });
-    const prefix = await db(SEARCH_TABLES.string).where({ resource_type: 'Patient', code: 'family' }).andWhere('value', '>=', 'nu').andWhere('value', '<', 'nu\uffff').select('resource_id');
-    expect(prefix).toEqual([{ resource_id: 'p2' }]);
+    await writeIndexRowsBatch(db, [indexWrite(p2)], { replace: false });
+    const prefix = await db(SEARCH_TABLES.string).where({ resource_type: 'Patient', code: 'family' }).andWhere('value', '>=', 'nu').andWhere('value', '<', 'nu\uffff').pluck('rid');
+    expect(prefix.map(Number)).toEqual([RID.p2]);
   });
 
   it('splits large writes into several statements and replaces many resources at once', async () => {
@@ -104,13 +113,13 @@ describe.each(engines())('search index tables on %s', (engineName) => {
       return rows;
     };
     // 5 columns per token row: 20,000 rows exceed one statement on both engines.
-    const writes = Array.from({ length: 4 }, (_, i) => ({ resourceType: 'Basic', id: `b${i}`, rows: many(5000, 'first') }));
+    const writes = Array.from({ length: 4 }, (_, i) => ({ resourceType: 'Basic', rid: RID[`b${i}`], rows: many(5000, 'first') }));
     await db.transaction((trx) => writeIndexRowsBatch(trx, writes, { replace: false }));
     const count = async (): Promise<number> => Number((await db(SEARCH_TABLES.token).where({ resource_type: 'Basic' }).count({ n: '*' }))[0].n);
     expect(await count()).toBe(20_000);
     await db.transaction((trx) => writeIndexRowsBatch(trx, writes.map((w) => ({ ...w, rows: many(2, 'second') }))));
     expect(await count()).toBe(8);
-    const values = await db(SEARCH_TABLES.token).where({ resource_type: 'Basic', resource_id: 'b3' }).orderBy('value').pluck('value');
+    const values = await db(SEARCH_TABLES.token).where({ rid: RID.b3 }).orderBy('value').pluck('value');
     expect(values).toEqual(['second-0', 'second-1']);
   });
 });

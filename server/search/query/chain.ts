@@ -61,13 +61,17 @@ function chainTargets(defs: SearchParamDef[], typeModifier: string | undefined, 
 /**
  * `select r.id from resources r where r.resource_type = ? and not deleted and <inner>`
  * (with `r.resource_type` too when several types are allowed): the current resources a
- * chain link may arrive at.
+ * chain link may arrive at. With `byKey`, `select r.rid …` instead, for matching index
+ * rows (whose resource it is) rather than references (what they point at).
  */
-export function currentResources(env: QueryEnv, target: Owner, types: readonly string[], inner: Where): (this: QB) => void {
+export function currentResources(env: QueryEnv, target: Owner, types: readonly string[], inner: Where, byKey = false): (this: QB) => void {
   const r = target.alias;
   return function (this: QB): void {
-    if (types.length === 1) this.select(`${r}.id`).from(`resources as ${r}`).where(`${r}.resource_type`, types[0]);
-    else this.select(`${r}.resource_type`, `${r}.id`).from(`resources as ${r}`).whereIn(`${r}.resource_type`, types);
+    if (byKey) this.select(`${r}.rid`).from(`resources as ${r}`);
+    else if (types.length === 1) this.select(`${r}.id`).from(`resources as ${r}`);
+    else this.select(`${r}.resource_type`, `${r}.id`).from(`resources as ${r}`);
+    if (types.length === 1) this.where(`${r}.resource_type`, types[0]);
+    else this.whereIn(`${r}.resource_type`, types);
     this.where(`${r}.deleted`, false);
     inner(this);
     if (env.visible) onlyVisible(this, r, types, env.visible);
@@ -90,8 +94,8 @@ function onlyVisible(qb: QB, alias: string, types: readonly string[], visible: (
         o.where(`${alias}.resource_type`, type);
         if (rule === 'all' || rule === 'none') return;
         const condition: Where = rule;
-        o.whereIn(`${alias}.id`, function (this: QB) {
-          this.select('r.id').from('resources as r').where('r.resource_type', type).where((c: QB) => condition(c));
+        o.whereIn(`${alias}.rid`, function (this: QB) {
+          this.select('r.rid').from('resources as r').where('r.resource_type', type).where((c: QB) => condition(c));
         });
       });
     }
@@ -141,7 +145,7 @@ export function compileHas(env: QueryEnv, owner: Owner, types: readonly string[]
     else this.select(`${h}.target_type`, `${h}.target_id`).from(table);
     this.where(`${h}.resource_type`, type).where(`${h}.code`, ref);
     localTarget(this, h, env.baseUrl);
-    this.whereIn(`${h}.resource_id`, currentResources(env, source, [type], inner));
+    this.whereIn(`${h}.rid`, currentResources(env, source, [type], inner, true));
   };
   return (qb) => void qb.whereIn(ownerKey(owner) as string, pointers);
 }

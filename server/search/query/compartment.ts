@@ -81,7 +81,7 @@ export function anyTypeCompartmentWhere(env: QueryEnv, alias: string, compartmen
   const codes = byCode;
   const c = env.alias('c');
   const members = function (this: QB): void {
-    this.select(`${c}.resource_type`, `${c}.resource_id`)
+    this.select(`${c}.rid`)
       .from(`${SEARCH_TABLES.reference} as ${c}`)
       .where(`${c}.target_type`, compartment)
       .where(`${c}.target_id`, id);
@@ -93,6 +93,6 @@ export function anyTypeCompartmentWhere(env: QueryEnv, alias: string, compartmen
   return (qb) =>
     void qb.where((g: QB) => {
       g.where((self: QB) => self.where(`${alias}.resource_type`, compartment).where(`${alias}.id`, id));
-      g.orWhereIn([`${alias}.resource_type`, `${alias}.id`] as unknown as string, members);
+      g.orWhereIn(`${alias}.rid`, members);
     });
 }

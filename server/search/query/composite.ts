@@ -99,8 +99,7 @@ function sameItem(env: QueryEnv, c: ComponentSearch, t0: string, match: RowMatch
   const t = env.alias('c');
   return function (this: QB): void {
     selectOneByResource(this, c.kind, t);
-    this.whereRaw('?? = ??', [`${t}.resource_type`, `${t0}.resource_type`])
-      .whereRaw('?? = ??', [`${t}.resource_id`, `${t0}.resource_id`])
+    this.whereRaw('?? = ??', [`${t}.rid`, `${t0}.rid`])
       .whereRaw('?? = ??', [`${t}.item`, `${t0}.item`])
       .where(`${t}.code`, c.code)
       .where((w: QB) => match(w, t));

@@ -26,8 +26,9 @@ export interface IncludeSpec {
   param: [string, string];
 }
 
-/** A resource row as the page and includes carry it. */
+/** A resource row as the page and includes carry it; `rid` is its key (db/keys.ts). */
 export interface ResourceRow {
+  rid: number | string;
   resource_type: string;
   id: string;
   content: string;
@@ -76,41 +77,40 @@ export function parseIncludes(query: Record<string, string[]>): IncludeSpec[] {
 }
 
 /**
- * Forward: the targets that `spec`'s references on the `ids` of `type` point at. Each
- * target once however many references lead to it: the references are a subquery, not a
- * join, so a resource is never read (or sent from PostgreSQL) twice.
+ * Forward: the targets that `spec`'s references on the `sources` point at. Each target
+ * once however many references lead to it: the references are a subquery, not a join,
+ * so a resource is never read (or sent from PostgreSQL) twice.
  */
-function forward(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string, ids: string[], baseUrl: string, rows: RowCondition): QB {
+function forward(exec: Knex | Knex.Transaction, spec: IncludeSpec, sources: ResourceRow[], baseUrl: string, rows: RowCondition): QB {
   const refs = exec(`${SEARCH_TABLES.reference} as f`)
     .select('f.target_type', 'f.target_id')
-    .where('f.resource_type', type)
-    .whereIn('f.resource_id', ids);
+    .whereIn('f.rid', sources.map((s) => s.rid));
   if (spec.code !== undefined) refs.where('f.code', spec.code);
   if (spec.target !== undefined) refs.where('f.target_type', spec.target);
   refs.where((w: QB) => localTarget(w, 'f', baseUrl));
-  return reached(exec, refs, rows);
+  return reached(exec, ['r.resource_type', 'r.id'], refs, rows);
 }
 
 /**
  * Reverse: the resources whose `spec` references point at the `ids` of `type`, each once
  * (a Provenance naming every resource of a transaction is one row, not one per target).
  */
-function reverse(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string, ids: string[], baseUrl: string, rows: RowCondition): QB {
+function reverse(exec: Knex | Knex.Transaction, spec: IncludeSpec, type: string, sources: ResourceRow[], baseUrl: string, rows: RowCondition): QB {
   const refs = exec(`${SEARCH_TABLES.reference} as f`)
-    .select('f.resource_type', 'f.resource_id')
+    .select('f.rid')
     .where('f.target_type', type)
-    .whereIn('f.target_id', ids);
+    .whereIn('f.target_id', sources.map((s) => s.id));
   if (spec.source !== undefined) refs.where('f.resource_type', spec.source);
   if (spec.code !== undefined) refs.where('f.code', spec.code);
   refs.where((w: QB) => localTarget(w, 'f', baseUrl));
-  return reached(exec, refs, rows);
+  return reached(exec, 'r.rid', refs, rows);
 }
 
-/** The live resources whose (type, id) the subquery `refs` selects, within the token's `rows`. */
-function reached(exec: Knex | Knex.Transaction, refs: QB, rows: RowCondition): QB {
+/** The live resources whose key (`rid`, or type and id) the subquery `refs` selects, within the token's `rows`. */
+function reached(exec: Knex | Knex.Transaction, key: string | string[], refs: QB, rows: RowCondition): QB {
   const q = exec('resources as r')
-    .select('r.resource_type', 'r.id', 'r.content')
-    .whereIn(['r.resource_type', 'r.id'], refs)
+    .select('r.rid', 'r.resource_type', 'r.id', 'r.content')
+    .whereIn(key as string, refs)
     .where('r.deleted', false);
   if (typeof rows === 'function') q.where((w: QB) => rows(w));
   return q;
@@ -121,16 +121,16 @@ async function apply(exec: Knex | Knex.Transaction, spec: IncludeSpec, sources: 
   // The type of the rows reached is fixed when the spec names it (the SQL then pins r to it).
   const rows = filter ? filter(spec.rev ? spec.source : spec.target) : 'all';
   if (rows === 'none') return [];
-  const byType = new Map<string, string[]>();
+  const byType = new Map<string, ResourceRow[]>();
   for (const s of sources) {
     if (!spec.rev && spec.source !== undefined && s.resource_type !== spec.source) continue;
-    byType.set(s.resource_type, [...(byType.get(s.resource_type) ?? []), s.id]);
+    byType.set(s.resource_type, [...(byType.get(s.resource_type) ?? []), s]);
   }
   const out: ResourceRow[] = [];
-  for (const [type, ids] of byType) {
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const chunk = ids.slice(i, i + CHUNK);
-      const q = spec.rev ? reverse(exec, spec, type, chunk, baseUrl, rows) : forward(exec, spec, type, chunk, baseUrl, rows);
+  for (const [type, all] of byType) {
+    for (let i = 0; i < all.length; i += CHUNK) {
+      const chunk = all.slice(i, i + CHUNK);
+      const q = spec.rev ? reverse(exec, spec, type, chunk, baseUrl, rows) : forward(exec, spec, chunk, baseUrl, rows);
       out.push(...((await q.limit(MAX_INCLUDED + 1)) as ResourceRow[]));
     }
   }

@@ -42,10 +42,14 @@ export function listWhere(env: QueryEnv, owner: Owner, modifier: string | undefi
     const table = `${SEARCH_TABLES.reference} as ${h}`;
     if (owner.type !== undefined) this.select(`${h}.target_id`).from(table).where(`${h}.target_type`, owner.type);
     else this.select(`${h}.target_type`, `${h}.target_id`).from(table);
-    this.where(`${h}.resource_type`, 'List').whereIn(`${h}.resource_id`, ids).where(`${h}.code`, ITEM);
+    const lists = env.alias('r');
+    this.where(`${h}.resource_type`, 'List').where(`${h}.code`, ITEM);
+    this.whereIn(`${h}.rid`, function (this: QB) {
+      this.select(`${lists}.rid`).from(`resources as ${lists}`).where(`${lists}.resource_type`, 'List').whereIn(`${lists}.id`, ids);
+    });
     localTarget(this, h, env.baseUrl);
     // A List the caller may not read must not tell which resources it holds.
-    if (env.visible) this.whereIn(`${h}.resource_id`, currentResources(env, { alias: env.alias('r'), type: 'List' }, ['List'], () => undefined));
+    if (env.visible) this.whereIn(`${h}.rid`, currentResources(env, { alias: env.alias('r'), type: 'List' }, ['List'], () => undefined, true));
   };
   return (qb) => void qb.whereIn(ownerKey(owner) as string, members);
 }

@@ -52,7 +52,7 @@ function keyValues(row: KeyedRow, keys: SortKey[]): (string | number)[] {
 /** The statement of one page: the matches in sort order after the cursor, one more than the page holds. */
 export function pageQuery(exec: Exec, plan: SearchPlan): QB {
   const backwards = plan.cursor?.backwards ?? false;
-  const q = matchQuery(exec, plan).select(`${ROOT}.resource_type`, `${ROOT}.id`, `${ROOT}.content`);
+  const q = matchQuery(exec, plan).select(`${ROOT}.rid`, `${ROOT}.resource_type`, `${ROOT}.id`, `${ROOT}.content`);
   selectKeys(q, exec, plan.keys);
   if (plan.cursor) afterKeys(q, plan.keys, plan.cursor.values, backwards);
   orderByKeys(q, plan.keys, backwards);

@@ -64,7 +64,7 @@ function paramKey(item: string, code: string, desc: boolean, types: readonly str
   const indexed = pg ? '' : ` indexed by "${col.table}_resource"`;
   const value =
     `(select ${agg} from "${col.table}" as "${alias}"${indexed} ` +
-    `where "${alias}"."resource_type" = "r"."resource_type" and "${alias}"."resource_id" = "r"."id" and "${alias}"."code" = ?)`;
+    `where "${alias}"."rid" = "r"."rid" and "${alias}"."code" = ?)`;
   // PostgreSQL: compare as bytes, as the index columns do ("C"), whatever the database default.
   const collate = pg && col.kind === 'text' ? ' collate "C"' : '';
   return { name: item, desc, sql: `coalesce(${value}, ?)${collate}`, bindings: [code, last], kind: col.kind };

@@ -5,8 +5,8 @@ import type { IndexKind } from '../types.js';
 /**
  * The SQL building blocks of search, in knex's builder so SQLite and PostgreSQL run the
  * same statements. Every parameter becomes a subquery on its index table that a row of
- * `resources` must (or, for `:not` and `:missing=true`, must not) be in, matched on
- * (resource_type, resource_id) (https://hl7.org/fhir/R4/search.html#ptypes). User
+ * `resources` must (or, for `:not` and `:missing=true`, must not) be in, matched on the
+ * resource key `rid` (https://hl7.org/fhir/R4/search.html#ptypes, db/keys.ts). User
  * values are always bound, never spliced: only aliases and column names this module
  * makes appear in SQL text.
  */
@@ -58,7 +58,11 @@ export class QueryEnv {
  */
 export const MAX_CHAR = '\u{10FFFF}';
 
-/** `owner.id`, or `(owner.resource_type, owner.id)` when its type is not fixed. */
+/**
+ * `owner.id`, or `(owner.resource_type, owner.id)` when its type is not fixed: what a
+ * reference's `(target_type, target_id)` is compared with. Index rows are matched on
+ * `owner.rid` instead.
+ */
 export function ownerKey(owner: Owner): string | string[] {
   return owner.type !== undefined ? `${owner.alias}.id` : [`${owner.alias}.resource_type`, `${owner.alias}.id`];
 }
@@ -99,7 +103,7 @@ export function selectOneByResource(qb: QB, kind: IndexKind, t: string): void {
  * "The owner has a row in search_<kind> with this code matching `match`" (leave `match`
  * out to test mere presence, for `:missing`), or with `negate`, "has none".
  *
- * As the Where itself it is an uncorrelated `owner [NOT] IN (select resource_id …)`: both
+ * As the Where itself it is an uncorrelated `owner.rid [NOT] IN (select rid …)`: both
  * engines build the matching set once from the `_lookup` index, whatever their
  * statistics say. That is the right plan for the condition that drives a search, but a
  * bad one for the others: `code=8867-4` alone matches about a tenth of a big database's
@@ -124,16 +128,17 @@ export function hasIndexRow(
     if (match) qb.where((w: QB) => match(w, t));
   };
   const sub = function (this: QB): void {
-    if (owner.type !== undefined) this.select(`${t}.resource_id`).from(`${table} as ${t}`).where(`${t}.resource_type`, owner.type);
-    else this.select(`${t}.resource_type`, `${t}.resource_id`).from(`${table} as ${t}`);
+    this.select(`${t}.rid`).from(`${table} as ${t}`);
+    // The type leads every query index; a search over several types has none to give.
+    if (owner.type !== undefined) this.where(`${t}.resource_type`, owner.type);
     matching(this);
   };
   const correlated = function (this: QB): void {
     selectOneByResource(this, kind, t);
-    this.whereRaw('?? = ??', [`${t}.resource_type`, `${owner.alias}.resource_type`]).whereRaw('?? = ??', [`${t}.resource_id`, `${owner.alias}.id`]);
+    this.whereRaw('?? = ??', [`${t}.rid`, `${owner.alias}.rid`]);
     matching(this);
   };
-  const key = ownerKey(owner) as string;
+  const key = `${owner.alias}.rid`;
   const where: Where = (qb) => void (negate ? qb.whereNotIn(key, sub) : qb.whereIn(key, sub));
   const probe: Where = (qb) => void (negate ? qb.whereNotExists(correlated) : qb.whereExists(correlated));
   // A negated condition matches most rows: it never drives.
