@@ -21,8 +21,8 @@ import { ImportFailure, type ImportEntry, type ImportFile } from './types.js';
  * - an NDJSON file in chunks of `ndjsonChunk` resources, one unit each, since such a
  *   file may be far larger than memory: a failing chunk leaves nothing of itself but
  *   the chunks before it stay, and the rest of the file is not loaded.
- * Consecutive units share a transaction, each in its own savepoint (`CommitGroup`), and
- * are reported once that transaction has committed.
+ * Consecutive units share a transaction (`CommitGroup`), and are reported once that
+ * transaction has committed.
  *
  * See: https://hl7.org/fhir/R4/bundle.html, https://hl7.org/fhir/R4/nd-json.html and
  * https://hl7.org/fhir/uv/bulkdata/
@@ -92,7 +92,8 @@ export async function importFiles(app: App, files: ImportFile[], opts: ImportOpt
   const index = await scanFiles(files, (n) => opts.onScan?.(n, files.length));
   const ctx: LoadContext = { app, index, resolver: new ReferenceResolver(index), autoProvenance: opts.autoProvenance };
   const chunk = opts.ndjsonChunk ?? DEFAULT_NDJSON_CHUNK;
-  const group = new CommitGroup<Unit>(app.db, opts.commitResources ?? DEFAULT_COMMIT_RESOURCES);
+  // A failed check (ImportFailure) leaves the transaction as it was; anything else may not.
+  const group = new CommitGroup<Unit>(app.db, opts.commitResources ?? DEFAULT_COMMIT_RESOURCES, undefined, (err) => err instanceof ImportFailure);
   const reports = files.map((file): FileReport => ({ file, resources: 0, written: 0 }));
   let filesDone = 0;
   let resourcesDone = 0;
@@ -126,7 +127,7 @@ export async function importFiles(app: App, files: ImportFile[], opts: ImportOpt
     try {
       for (const report of reports) {
         try {
-          await importFile(ctx, group, report, chunk, async () => {
+          await importFile(ctx, group, report, chunk, fail, async () => {
             if (group.due) await commit();
           });
         } catch (err) {
@@ -156,17 +157,23 @@ interface Unit {
  * Loads one file into the group: a Bundle as one unit, an NDJSON file chunk by chunk.
  * `between` runs after each unit (the group may commit there). Throws what failed.
  */
-async function importFile(ctx: LoadContext, group: CommitGroup<Unit>, report: FileReport, chunk: number, between: () => Promise<void>): Promise<void> {
+async function importFile(
+  ctx: LoadContext,
+  group: CommitGroup<Unit>,
+  report: FileReport,
+  chunk: number,
+  fail: (report: FileReport, err: unknown) => void,
+  between: () => Promise<void>,
+): Promise<void> {
   const { file } = report;
   const load = async (entries: ImportEntry[], lines?: string) => {
-    await group.run(
-      entries.length,
-      async (trx) => {
-        await prepareBatch(ctx, trx, entries);
-        return loadBatch(ctx, trx, file, entries);
-      },
-      ({ written }) => ({ report, resources: entries.length, written, lines }),
-    );
+    await group.run({
+      resources: entries.length,
+      prepare: (trx) => prepareBatch(ctx, trx, entries),
+      load: (trx) => loadBatch(ctx, trx, file, entries),
+      done: ({ written }) => ({ report, resources: entries.length, written, lines }),
+      failed: (err) => fail(report, err),
+    });
     await between();
   };
   if (file.format === 'bundle') await load(bundleEntries(await readWhole(file), file));

@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Knex } from 'knex';
 import { connect } from '../../server/db/connect.js';
 import { CommitGroup } from '../../server/import/group.js';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/db.js';
 
 /**
- * Group commit: consecutive import units share a transaction, each in a savepoint. A unit
- * that fails after writing leaves nothing of itself, the others commit, and nothing is
- * visible before the commit. What `kiln import` reports of it is in load.test.ts.
+ * Group commit: consecutive import units share a transaction. A unit that fails, before
+ * or while writing, leaves nothing of itself, the others commit, and nothing is visible
+ * before the commit. What `kiln import` reports of it is in load.test.ts.
  */
 describe.each(engines())('import group commit (%s)', (engine) => {
   let database: TestDatabase;
@@ -34,34 +35,78 @@ describe.each(engines())('import group commit (%s)', (engine) => {
     }
   }
 
-  it('rolls back a failing unit to its savepoint and commits the others together', async () => {
-    const group = new CommitGroup<string>(database.db, 100);
-    const unit = (name: string, fail = false) =>
-      group.run(
-        1,
-        async (trx) => {
-          await trx('group_probe').insert({ unit: name });
-          await trx('group_probe').insert({ unit: `${name}-2` });
-          if (fail) throw new Error(`${name} failed after writing`);
-          return name;
-        },
-        (r) => r,
-      );
-    await unit('a');
-    await expect(unit('b', true)).rejects.toThrow('b failed after writing');
-    await unit('c');
+  /** A unit writing two rows named after it; `failAt` makes it throw there, `loads` counts its loads. */
+  function probeUnit(name: string, opts: { failAt?: 'prepare' | 'load'; failOnReload?: boolean; loads?: Map<string, number>; failed?: string[] } = {}) {
+    const loads = opts.loads ?? new Map<string, number>();
+    return {
+      resources: 1,
+      prepare: async () => {
+        if (opts.failAt === 'prepare') throw new CleanFailure(`${name} failed its checks`);
+      },
+      load: async (trx: Knex.Transaction) => {
+        const n = (loads.get(name) ?? 0) + 1;
+        loads.set(name, n);
+        await trx('group_probe').insert({ unit: name });
+        await trx('group_probe').insert({ unit: `${name}-2` });
+        if (opts.failAt === 'load') throw new Error(`${name} failed after writing`);
+        if (opts.failOnReload && n > 1) throw new Error(`${name} failed when loaded again`);
+        return name;
+      },
+      done: (r: string) => r,
+      failed: (err: unknown) => opts.failed?.push(`${name}: ${(err as Error).message}`),
+    };
+  }
+
+  class CleanFailure extends Error {}
+  const clean = (err: unknown) => err instanceof CleanFailure;
+
+  it('rolls back a unit that fails while writing, loads the units before it again, and commits them with the rest', async () => {
+    const group = new CommitGroup<string>(database.db, 100, 60_000, clean);
+    const loads = new Map<string, number>();
+    await group.run(probeUnit('a', { loads }));
+    await group.run(probeUnit('b', { loads }));
+    await expect(group.run(probeUnit('c', { failAt: 'load', loads }))).rejects.toThrow('c failed after writing');
+    expect(Object.fromEntries(loads)).toEqual({ a: 2, b: 2, c: 1 });
+    await group.run(probeUnit('d', { loads }));
+    // Until the commit each unit has a savepoint: a second failure undoes only itself.
+    await expect(group.run(probeUnit('e', { failAt: 'load', loads }))).rejects.toThrow('e failed after writing');
+    await group.run(probeUnit('f', { loads }));
+    expect(Object.fromEntries(loads)).toEqual({ a: 2, b: 2, c: 1, d: 1, e: 1, f: 1 });
     expect(await committedUnits()).toEqual([]);
-    expect(await group.commit()).toEqual(['a', 'c']);
-    expect(await committedUnits()).toEqual(['a', 'a-2', 'c', 'c-2']);
+    expect(await group.commit()).toEqual(['a', 'b', 'd', 'f']);
+    expect(await committedUnits()).toEqual(['a', 'a-2', 'b', 'b-2', 'd', 'd-2', 'f', 'f-2']);
     expect(await group.commit()).toEqual([]);
   });
 
+  it('leaves the group as it was when a unit fails its checks', async () => {
+    const group = new CommitGroup<string>(database.db, 100, 60_000, clean);
+    const loads = new Map<string, number>();
+    await group.run(probeUnit('a', { loads }));
+    await expect(group.run(probeUnit('b', { failAt: 'prepare', loads }))).rejects.toThrow('b failed its checks');
+    await group.run(probeUnit('c', { loads }));
+    expect(Object.fromEntries(loads)).toEqual({ a: 1, c: 1 });
+    expect(await group.commit()).toEqual(['a', 'c']);
+    expect(await committedUnits()).toEqual(['a', 'a-2', 'c', 'c-2']);
+  });
+
+  it('reports a unit that fails when loaded again, and keeps the others', async () => {
+    const group = new CommitGroup<string>(database.db, 100, 60_000, clean);
+    const failed: string[] = [];
+    await group.run(probeUnit('a', { failed }));
+    await group.run(probeUnit('b', { failOnReload: true, failed }));
+    await group.run(probeUnit('c', { failed }));
+    await expect(group.run(probeUnit('d', { failAt: 'load', failed }))).rejects.toThrow('d failed after writing');
+    expect(failed).toEqual(['b: b failed when loaded again']);
+    expect(await group.commit()).toEqual(['a', 'c']);
+    expect(await committedUnits()).toEqual(['a', 'a-2', 'c', 'c-2']);
+  });
+
   it('is due once it holds enough resources', async () => {
-    const group = new CommitGroup<number>(database.db, 3, 60_000);
+    const group = new CommitGroup<string>(database.db, 3, 60_000);
     expect(group.due).toBe(false);
-    await group.run(2, async (trx) => trx('group_probe').insert({ unit: 'x' }), () => 2);
+    await group.run({ ...probeUnit('x'), resources: 2 });
     expect(group.due).toBe(false);
-    await group.run(1, async (trx) => trx('group_probe').insert({ unit: 'y' }), () => 1);
+    await group.run(probeUnit('y'));
     expect(group.due).toBe(true);
     await group.abandon();
     expect(group.due).toBe(false);

@@ -166,4 +166,37 @@ describe.each(engines())('kiln import loading (%s)', (engine) => {
     expect(summary.files.map((f) => f.resources)).toEqual([2, 2, 0, 2, 2]);
     expect(await h.count('Provenance')).toBe(4);
   });
+
+  it('a file that fails while writing leaves nothing of itself; the files before and after it stay', async () => {
+    // The database refuses one resource of the third file, after that file has written others.
+    const knex = h.database.db.knex;
+    if (engine === 'sqlite') {
+      await knex.raw(`create trigger refuse_boom before insert on resources when new.id = 'boom' begin select raise(abort, 'boom refused'); end`);
+    } else {
+      await knex.raw(`create function refuse_boom() returns trigger language plpgsql as $$ begin if new.id = 'boom' then raise exception 'boom refused'; end if; return new; end $$`);
+      await knex.raw('create trigger refuse_boom before insert on resources for each row execute function refuse_boom()');
+    }
+    const ids: string[][] = [];
+    for (let f = 0; f < 5; f++) {
+      const p = uuid();
+      const o = uuid();
+      ids.push([p, o]);
+      const entries = [uuidEntry('Patient', p, patient(`W${f}`)), uuidEntry('Observation', o, observation(`urn:uuid:${p}`))];
+      if (f === 2) entries.push({ resource: { resourceType: 'Patient', id: 'boom' }, request: { method: 'PUT', url: 'Patient/boom' } } as never);
+      files.json(`w${f}.json`, bundle(entries));
+    }
+    const summary = await h.run([files.dir], { commitResources: 1000 });
+    expect(summary.failed.map((f) => `${basename(f.file.path)}: ${f.failure?.message}`)).toEqual([expect.stringMatching(/^w2\.json: .*boom refused/)]);
+    expect(summary.files.map((f) => f.resources)).toEqual([2, 2, 0, 2, 2]);
+    const stored = new Set((await knex('resources').select('id')).map((r: { id: string }) => r.id));
+    for (const [f, [p, o]] of ids.entries()) {
+      expect([f, stored.has(p), stored.has(o)]).toEqual([f, f !== 2, f !== 2]);
+    }
+    // Nothing of the failed file anywhere: no history, no index rows, no Provenance.
+    const [p2, o2] = ids[2];
+    expect(await knex('resource_history').whereIn('id', [p2, o2]).count({ n: '*' })).toEqual([{ n: engine === 'sqlite' ? 0 : '0' }]);
+    const indexed = await knex('search_reference').where({ target_type: 'Patient', target_id: p2 }).count({ n: '*' });
+    expect(Number(indexed[0].n)).toBe(0);
+    expect(await h.count('Provenance')).toBe(4);
+  });
 });
