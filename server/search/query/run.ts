@@ -45,8 +45,9 @@ export function checkSize(q: QB): QB {
 
 type KeyedRow = ResourceRow & Record<string, unknown>;
 
+/** The row's sort key values; numbers as numbers (PostgreSQL returns a bigint as text). */
 function keyValues(row: KeyedRow, keys: SortKey[]): (string | number)[] {
-  return keys.map((_, i) => row[`k${i}`] as string | number);
+  return keys.map((k, i) => (k.kind === 'text' ? (row[`k${i}`] as string) : Number(row[`k${i}`])));
 }
 
 /** The statement of one page: the matches in sort order after the cursor, one more than the page holds. */

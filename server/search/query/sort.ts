@@ -10,8 +10,11 @@ import { MAX_CHAR, type QB } from './sql.js';
  * (https://hl7.org/fhir/R4/search.html#sort, https://hl7.org/fhir/R4/http.html#paging).
  * A page is "the next `count` rows after the last row's sort key", so a deep page costs
  * what the first does, and rows written between pages neither repeat nor hide rows
- * that were there before. The resource id (and type, across types) breaks ties, so the
- * order is total.
+ * that were there before. The resource key `rid` (db/keys.ts) breaks ties, so the order
+ * is total; without `_sort` it is the whole order: resources in the order they were
+ * first stored. That order costs nothing: the matches are found by key, so a page is
+ * the first `count` of them in the order they are found, where any other order must
+ * find and sort them all first (search.html leaves the order to the server).
  */
 
 /** One key of the page order (https://hl7.org/fhir/R4/search.html#sort). */
@@ -22,7 +25,8 @@ export interface SortKey {
   /** SQL of the key on the row `r`; only bound values come from the request. */
   sql: string;
   bindings: Knex.Value[];
-  kind: 'text' | 'number';
+  /** `key`: the resource key, an integer (a cursor with anything else is refused). */
+  kind: 'text' | 'number' | 'key';
 }
 
 const MAX_KEYS = 5;
@@ -85,8 +89,7 @@ export function parseSort(values: string[] | undefined, types: readonly string[]
   const items = values?.[0] ? values[0].split(',').map((s) => s.trim()).filter(Boolean) : [];
   if (items.length > MAX_KEYS) throw badRequest(`_sort may have at most ${MAX_KEYS} keys`, '_sort');
   const keys = items.map((item, i) => sortKey(item, i, types, pg));
-  if (!keys.some((k) => k.sql === '"r"."id"')) keys.push({ name: undefined, desc: false, sql: '"r"."id"', bindings: [], kind: 'text' });
-  if (types === undefined || types.length > 1) keys.push({ name: undefined, desc: false, sql: '"r"."resource_type"', bindings: [], kind: 'text' });
+  keys.push({ name: undefined, desc: false, sql: '"r"."rid"', bindings: [], kind: 'key' });
   return keys;
 }
 
@@ -134,7 +137,11 @@ export function decodeCursor(raw: string, keys: SortKey[]): Cursor {
   }
   const v = parsed?.v;
   if (!Array.isArray(v) || v.length !== keys.length) throw bad();
-  const ok = v.every((x, i) => (keys[i].kind === 'number' ? typeof x === 'number' && Number.isFinite(x) : typeof x === 'string' && !x.includes('\u0000')));
+  const ok = v.every((x, i) => {
+    if (keys[i].kind === 'key') return Number.isSafeInteger(x);
+    if (keys[i].kind === 'number') return typeof x === 'number' && Number.isFinite(x);
+    return typeof x === 'string' && !x.includes('\u0000');
+  });
   if (!ok) throw bad();
   return { values: v as (string | number)[], backwards: parsed.b === 1 };
 }
