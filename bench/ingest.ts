@@ -26,8 +26,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import BetterSqlite3 from 'better-sqlite3';
-import { createApp } from '../server/app.js';
+import { openCore } from '../server/core.js';
 import { loadConfig } from '../server/config.js';
+import { bulkObserver } from '../server/db/bulk.js';
 import type { Database } from '../server/db/connect.js';
 import { freshDatabase } from '../test/helpers/db.js';
 import { compiledServer, kilnEnv } from './lib.js';
@@ -50,20 +51,26 @@ function sqlTimer(db: Database): { stop(): { key: string; ms: number; n: number 
   const started = new Map<string, bigint>();
   const totals = new Map<string, { ms: number; n: number }>();
   const onQuery = (q: { __knexQueryUid: string }) => started.set(q.__knexQueryUid, process.hrtime.bigint());
+  const add = (sql: string, ms: number) => {
+    const m = /^\s*(insert into|delete from|update|select .*? from|pragma)\s*[`"]?(\w+)/is.exec(sql);
+    const key = m ? `${m[1].split(' ')[0].toLowerCase()} ${m[2]}` : sql.slice(0, 30);
+    const e = totals.get(key) ?? { ms: 0, n: 0 };
+    e.ms += ms;
+    e.n++;
+    totals.set(key, e);
+  };
   const onResponse = (_r: unknown, q: { __knexQueryUid: string; sql: string }) => {
     const t0 = started.get(q.__knexQueryUid);
     if (t0 === undefined) return;
     started.delete(q.__knexQueryUid);
-    const m = /^\s*(insert into|delete from|update|select .*? from|pragma)\s*[`"]?(\w+)/is.exec(q.sql);
-    const key = m ? `${m[1].split(' ')[0].toLowerCase()} ${m[2]}` : q.sql.slice(0, 30);
-    const e = totals.get(key) ?? { ms: 0, n: 0 };
-    e.ms += Number(process.hrtime.bigint() - t0) / 1e6;
-    e.n++;
-    totals.set(key, e);
+    add(q.sql, Number(process.hrtime.bigint() - t0) / 1e6);
   };
   db.knex.on('query', onQuery).on('query-response', onResponse);
+  // Bulk inserts on SQLite bypass knex (db/bulk.ts) and report here instead.
+  bulkObserver.statement = add;
   return {
     stop: () => {
+      bulkObserver.statement = undefined;
       db.knex.off('query', onQuery).off('query-response', onResponse);
       return [...totals].map(([key, v]) => ({ key, ...v })).sort((a, b) => b.ms - a.ms);
     },
@@ -114,7 +121,7 @@ async function commandImport(engine: string, data: string, commitResources: numb
 async function benchImport(engine: string, data: string, commitResources: number | undefined) {
   const fresh = await freshFor(engine);
   const config = loadConfig({ KILN_SECRET_KEY: 'kiln-bench-secret-key-material-0123456789', ...process.env, KILN_LOG_LEVEL: 'warn' });
-  const app = await createApp(config, { db: fresh.db });
+  const app = await openCore(config, { db: fresh.db });
   const sql = sqlTimer(fresh.db);
   const started = process.hrtime.bigint();
   const summary = await importPaths(app, [data], { autoProvenance: config.autoProvenance, commitResources });

@@ -4,51 +4,34 @@ import express from 'express';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { RequestContext } from './context.js';
-import { connect, type Database } from './db/connect.js';
-import { migrate, migrationsDone } from './db/migrations.js';
-import { ResourceStore } from './db/store.js';
-import { inTransaction } from './db/transaction.js';
+import { openCore, type Core, type CoreOptions } from './core.js';
+import type { Database } from './db/connect.js';
+import { migrationsDone } from './db/migrations.js';
 import { notFound, normalizeError } from './errors.js';
 import { fhirApi } from './http/adapter.js';
 import { FHIR_JSON } from './http/negotiate.js';
-import { createLogger } from './log.js';
-import { SERVER_ACTOR, SERVER_DEVICE_RESOURCE } from './service/provenance.js';
-import { startSearchReadiness } from './search/readiness-sync.js';
-import { ResourceService } from './service/resources.js';
-import { WriteSession } from './service/types.js';
+import { SERVER_ACTOR } from './service/provenance.js';
 import { actorOf } from '../smart/bearer.js';
 import { createSmart, type Smart } from '../smart/index.js';
 
-export interface App {
+export interface App extends Core {
   /** Serves everything outside the FHIR base (health checks, and later OAuth and admin). */
   app: express.Express;
   /** The node:http request listener: the FHIR API under the base path, express elsewhere. */
   handler: (req: IncomingMessage, res: ServerResponse) => void;
-  db: Database;
-  resources: ResourceService;
   /** The SMART authorization server and the FHIR API's token check. */
   smart: Smart;
-  log: Logger;
-  close(): Promise<void>;
 }
 
-export interface AppOptions {
-  /** An open database to use instead of connecting to `config.databaseUrl`. */
-  db?: Database;
-  log?: Logger;
-}
+export type AppOptions = CoreOptions;
 
 /**
  * Builds the application: database (migrated), services and the express app. Never
  * listens: `main.ts` does that in production and tests do it on port 0.
  */
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
-  const log = opts.log ?? createLogger(config.logLevel);
-  const db = opts.db ?? connect(config.databaseUrl);
-  await migrate(db.knex);
-  const searchReadiness = await startSearchReadiness(config, db, log);
-  const resources = new ResourceService(db, new ResourceStore(db), { autoProvenance: config.autoProvenance });
-  await ensureServerDevice(resources);
+  const core = await openCore(config, opts);
+  const { db, log, resources } = core;
   const smart = await createSmart(config, db);
 
   const app = express();
@@ -87,11 +70,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     else if (underBase(req.url ?? '/', config.basePath)) void fhir(req, res);
     else app(req, res);
   };
-  const close = async (): Promise<void> => {
-    searchReadiness.stop();
-    if (!opts.db) await db.close();
-  };
-  return { app, handler, db, resources, smart, log, close };
+  return { app, handler, db, resources, smart, log, close: core.close };
 }
 
 /** `[base]/.well-known/smart-configuration` (https://hl7.org/fhir/smart-app-launch/conformance.html#using-well-known): public, and readable by browser apps from any origin. */
@@ -139,17 +118,5 @@ async function readiness(db: Database): Promise<boolean> {
     return await migrationsDone(db.knex);
   } catch {
     return false;
-  }
-}
-
-/** Creates the server's own Device (the Provenance agent of unauthenticated writes) once. */
-async function ensureServerDevice(resources: ResourceService): Promise<void> {
-  const id = SERVER_DEVICE_RESOURCE.id as string;
-  if (await resources.store.read(resources.db.knex, 'Device', id)) return;
-  try {
-    await inTransaction(resources.db, (trx) => resources.create(new WriteSession(trx, new Date().toISOString()), SERVER_DEVICE_RESOURCE, id));
-  } catch (err) {
-    // Another process starting at the same moment created it first.
-    if (!(await resources.store.read(resources.db.knex, 'Device', id))) throw err;
   }
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { runBulk } from './bulk.js';
 import { DATA_VERSION_COLUMN, type Database, type Engine } from './connect.js';
 
 /** One stored version of a resource, as kept in `resources` and `resource_history`. */
@@ -207,10 +208,10 @@ export class ResourceStore {
    */
   async write(trx: Knex.Transaction, versions: readonly NewVersion[]): Promise<number[]> {
     const keys = new Map<string, number>();
-    await inStatements(versions, (rows, chunk) => trx.raw(historyInsert(rows), chunk.flatMap((v) => [...versionValues(v), v.method])));
+    await inStatements(versions, (rows, chunk) => runBulk(trx, historyInsert(rows), chunk.flatMap((v) => [...versionValues(v), v.method])));
     await inStatements(versions, async (rows, chunk) => {
-      const result = await trx.raw(currentUpsert(rows), chunk.flatMap(versionValues));
-      for (const r of (Array.isArray(result) ? result : result.rows) as { resource_type: string; id: string; rid: number | string }[]) {
+      const result = await runBulk(trx, currentUpsert(rows), chunk.flatMap(versionValues));
+      for (const r of result as { resource_type: string; id: string; rid: number | string }[]) {
         keys.set(`${r.resource_type}/${r.id}`, Number(r.rid));
       }
     });

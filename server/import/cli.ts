@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createApp } from '../app.js';
+import { openCore } from '../core.js';
 import { loadConfig } from '../config.js';
 import { listImportFiles } from './files.js';
 import { DEFAULT_COMMIT_RESOURCES, DEFAULT_NDJSON_CHUNK, importFiles, type ImportOptions } from './importer.js';
@@ -70,7 +70,7 @@ async function importCommand(paths: string[], verbose: boolean, commitSize: numb
     console.error(`kiln import: no .json, .json.gz, .ndjson or .ndjson.gz files in ${paths.join(', ')}`);
     return 2;
   }
-  const app = await createApp({ ...config, logLevel: 'warn' });
+  const app = await openCore({ ...config, logLevel: 'warn' });
   try {
     const progress = process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
     const summary = await importFiles(app, files, { ...outputs(config.autoProvenance, verbose, progress), commitResources: commitSize });

@@ -72,6 +72,39 @@ export async function readWhole(file: ImportFile): Promise<string> {
 }
 
 /**
+ * Reads Bundle files one ahead: asked for a file, it also starts reading the next
+ * Bundle of the list, so that its read and gunzip (on libuv's threads, off the main
+ * thread) overlap the loading of this one. At most one file is held ahead.
+ */
+export class BundleReader {
+  private readonly next = new Map<ImportFile, ImportFile>();
+  private ahead?: { file: ImportFile; text: Promise<{ text: string } | { error: unknown }> };
+
+  constructor(files: readonly ImportFile[]) {
+    files.forEach((f, i) => {
+      if (i + 1 < files.length) this.next.set(f, files[i + 1]);
+    });
+  }
+
+  async read(file: ImportFile): Promise<string> {
+    const pending = this.ahead?.file === file ? this.ahead.text : settle(readWhole(file));
+    const next = this.next.get(file);
+    this.ahead = next?.format === 'bundle' ? { file: next, text: settle(readWhole(next)) } : undefined;
+    const result = await pending;
+    if ('error' in result) throw result.error;
+    return result.text;
+  }
+}
+
+/** The outcome of `p` without rejecting (a read started ahead may never be awaited). */
+function settle<T>(p: Promise<T>): Promise<{ text: T } | { error: unknown }> {
+  return p.then(
+    (text) => ({ text }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+/**
  * The lines of an NDJSON file, streamed (gunzipped on the fly when compressed). Leaving
  * the loop early (a failing line) closes the file at once rather than when collected.
  */

@@ -1,9 +1,9 @@
-import type { App } from '../app.js';
+import type { Core } from '../core.js';
 import { refreshStatistics } from '../db/statistics.js';
 import { FhirError } from '../errors.js';
 import { withBulkCheckpoints } from './checkpoints.js';
 import { bundleEntries, lineEntry } from './entries.js';
-import { listImportFiles, readLines, readWhole } from './files.js';
+import { BundleReader, listImportFiles, readLines } from './files.js';
 import { CommitFailed, CommitGroup } from './group.js';
 import { loadBatch, prepareBatch, type LoadContext } from './load.js';
 import { ReferenceResolver } from './resolve.js';
@@ -82,15 +82,16 @@ export const DEFAULT_NDJSON_CHUNK = 2000;
 export const DEFAULT_COMMIT_RESOURCES = 5000;
 
 /** Imports the files and folders named by `paths` (see `listImportFiles` for the order). */
-export async function importPaths(app: App, paths: string[], opts: ImportOptions): Promise<ImportSummary> {
+export async function importPaths(app: Core, paths: string[], opts: ImportOptions): Promise<ImportSummary> {
   return importFiles(app, await listImportFiles(paths), opts);
 }
 
 /** Imports `files` in order; never throws for a bad file, the summary names it. */
-export async function importFiles(app: App, files: ImportFile[], opts: ImportOptions): Promise<ImportSummary> {
+export async function importFiles(app: Core, files: ImportFile[], opts: ImportOptions): Promise<ImportSummary> {
   const startedAt = Date.now();
   const index = await scanFiles(files, (n) => opts.onScan?.(n, files.length));
   const ctx: LoadContext = { app, index, resolver: new ReferenceResolver(index), autoProvenance: opts.autoProvenance };
+  const reader = new BundleReader(files);
   const chunk = opts.ndjsonChunk ?? DEFAULT_NDJSON_CHUNK;
   // A failed check (ImportFailure) leaves the transaction as it was; anything else may not.
   const group = new CommitGroup<Unit>(app.db, opts.commitResources ?? DEFAULT_COMMIT_RESOURCES, undefined, (err) => err instanceof ImportFailure);
@@ -127,7 +128,7 @@ export async function importFiles(app: App, files: ImportFile[], opts: ImportOpt
     try {
       for (const report of reports) {
         try {
-          await importFile(ctx, group, report, chunk, fail, async () => {
+          await importFile(ctx, group, reader, report, chunk, fail, async () => {
             if (group.due) await commit();
           });
         } catch (err) {
@@ -160,6 +161,7 @@ interface Unit {
 async function importFile(
   ctx: LoadContext,
   group: CommitGroup<Unit>,
+  reader: BundleReader,
   report: FileReport,
   chunk: number,
   fail: (report: FileReport, err: unknown) => void,
@@ -176,7 +178,7 @@ async function importFile(
     });
     await between();
   };
-  if (file.format === 'bundle') await load(bundleEntries(await readWhole(file), file));
+  if (file.format === 'bundle') await load(bundleEntries(await reader.read(file), file));
   else await loadLines(file, chunk, load);
 }
 

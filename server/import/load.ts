@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { Knex } from 'knex';
-import type { App } from '../app.js';
+import type { Core } from '../core.js';
 import { FhirError } from '../errors.js';
 import { loadResources } from '../service/load.js';
 import { recordProvenance, SERVER_ACTOR, SERVER_DEVICE } from '../service/provenance.js';
@@ -21,7 +21,7 @@ import { ImportFailure, type ImportEntry, type ImportFile } from './types.js';
 
 /** What the loading of one import needs at hand. */
 export interface LoadContext {
-  app: App;
+  app: Core;
   index: ImportIndex;
   resolver: ReferenceResolver;
   /** Record one Provenance per transaction (`KILN_AUTO_PROVENANCE`). */

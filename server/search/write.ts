@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { runBulk } from '../db/bulk.js';
 import { SEARCH_TABLES, VALUE_COLUMNS } from './schema.js';
 import { INDEX_KINDS, type IndexKind, type IndexRows } from './types.js';
 
@@ -61,7 +62,7 @@ async function insertRows(db: Knex | Knex.Transaction, kind: IndexKind, writes: 
   const total = bindings.length / width;
   for (const size of STATEMENT_ROWS) {
     while (total - done >= size) {
-      await db.raw(insertStatement(kind, size), bindings.slice(done * width, (done + size) * width));
+      await runBulk(db, insertStatement(kind, size), bindings.slice(done * width, (done + size) * width));
       done += size;
     }
   }

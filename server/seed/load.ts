@@ -1,4 +1,4 @@
-import { createApp, type App } from '../app.js';
+import { openCore, type Core } from '../core.js';
 import type { Config } from '../config.js';
 import { refreshStatistics } from '../db/statistics.js';
 import { inTransaction } from '../db/transaction.js';
@@ -14,7 +14,7 @@ const TRANSACTION_SIZE = 5000;
  * Writes generated sample data. Each batch carries its own Provenance, so no automatic
  * one is added. Every resource is validated like any other write.
  */
-export async function seed(app: App, opts: SeedOptions, progress?: (resources: number) => void): Promise<number> {
+export async function seed(app: Core, opts: SeedOptions, progress?: (resources: number) => void): Promise<number> {
   let pending: AnyResource[] = [];
   let total = 0;
   const flush = async () => {
@@ -37,7 +37,7 @@ export async function seed(app: App, opts: SeedOptions, progress?: (resources: n
 }
 
 /** Seeds the small sample set on first start, unless turned off or the database has patients. */
-export async function seedIfEmpty(app: App, config: Config): Promise<void> {
+export async function seedIfEmpty(app: Core, config: Config): Promise<void> {
   if (!config.sampleData || config.samplePatients === 0) return;
   const any = await app.db.knex('resources').where({ resource_type: 'Patient' }).first('id');
   if (any) return;
@@ -49,7 +49,7 @@ export async function seedIfEmpty(app: App, config: Config): Promise<void> {
 export async function runSeed(config: Config, opts: SeedOptions): Promise<number> {
   if (!Number.isInteger(opts.patients) || opts.patients < 1) throw new Error('--patients must be a whole number >= 1');
   if (!Number.isInteger(opts.seed)) throw new Error('--seed must be a whole number');
-  const app = await createApp({ ...config, logLevel: 'warn' });
+  const app = await openCore({ ...config, logLevel: 'warn' });
   const started = Date.now();
   try {
     const n = await seed(app, opts, (count) => {

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { connect } from '../../server/db/connect.js';
@@ -198,5 +199,19 @@ describe.each(engines())('kiln import loading (%s)', (engine) => {
     const indexed = await knex('search_reference').where({ target_type: 'Patient', target_id: p2 }).count({ n: '*' });
     expect(Number(indexed[0].n)).toBe(0);
     expect(await h.count('Provenance')).toBe(4);
+  });
+
+  it('fails a file that cannot be read, read ahead or not, and loads the files around it', async () => {
+    const ids = [uuid(), uuid(), uuid()];
+    files.json('r0.json', bundle([uuidEntry('Patient', ids[0], patient('R0'))]));
+    writeFileSync(files.path('r1.json.gz'), 'this is not gzip');
+    files.json('r2.json.gz', bundle([uuidEntry('Patient', ids[2], patient('R2'))]));
+    writeFileSync(files.path('r3.json'), '{"resourceType": "Bundle", "type": "transaction", "entry": [');
+    const summary = await h.run([files.dir]);
+    expect(summary.failed.map((f) => basename(f.file.path))).toEqual(['r1.json.gz', 'r3.json']);
+    expect(summary.failed[0].failure?.message).toMatch(/incorrect header check|gzip/i);
+    expect(summary.files.map((f) => f.resources)).toEqual([1, 0, 1, 0]);
+    expect(await h.read('Patient', ids[0])).toBeDefined();
+    expect(await h.read('Patient', ids[2])).toBeDefined();
   });
 });
