@@ -40,17 +40,36 @@ function sameRow(a: object, b: object): boolean {
   return true;
 }
 
+/** Past this many rows, duplicates are found by a key per row instead of by comparing every pair. */
+const PAIRWISE_ROWS = 16;
+
 /**
  * Removes duplicates among the rows appended from index `from` — repeated values (the
  * same encounter on every claim item) would otherwise be stored many times, and a
- * FHIRPath union de-duplicates too. Quadratic, but a parameter yields few rows.
+ * FHIRPath union de-duplicates too. A parameter usually yields a few rows, compared
+ * pairwise; a long list (a Provenance naming every resource of a transaction) is keyed.
  */
 export function dedupeFrom(list: object[], from: number): void {
+  if (list.length - from > PAIRWISE_ROWS) return dedupeKeyed(list, from);
   let w = from;
   for (let r = from; r < list.length; r++) {
     let dup = false;
     for (let i = from; i < w && !dup; i++) dup = sameRow(list[i], list[r]);
     if (!dup) list[w++] = list[r];
+  }
+  list.length = w;
+}
+
+/** `dedupeFrom` for long lists: a row's defined fields, in name order, are its key. */
+function dedupeKeyed(list: object[], from: number): void {
+  const seen = new Set<string>();
+  let w = from;
+  for (let r = from; r < list.length; r++) {
+    const fields = Object.entries(list[r]).filter(([, v]) => v !== undefined);
+    const key = JSON.stringify(fields.sort(([a], [b]) => (a < b ? -1 : 1)));
+    if (seen.has(key)) continue;
+    seen.add(key);
+    list[w++] = list[r];
   }
   list.length = w;
 }

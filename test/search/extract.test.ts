@@ -195,6 +195,15 @@ describe('extractIndexRows — references', () => {
     expect(codes).not.toContain('_lastUpdated');
     expect(rowsOf(rows, 'reference', 'encounter')).toHaveLength(1);
   });
+
+  it('de-duplicates long lists too (a Provenance naming a whole transaction)', () => {
+    const target = Array.from({ length: 60 }, (_, i) => ({ reference: `Observation/o${i % 25}/_history/${i < 50 ? 1 : 2}` }));
+    const rows = extract({ resourceType: 'Provenance', id: 'v1', recorded: '2020-01-01T00:00:00Z', agent: [], target });
+    const refs = rowsOf(rows, 'reference', 'target') as { target_id: string; target_version: string }[];
+    // o0..o24 at version 1 (twice each in the first 50), o0..o9 at version 2: 35 distinct.
+    expect(refs).toHaveLength(35);
+    expect(new Set(refs.map((r) => `${r.target_id}/${r.target_version}`)).size).toBe(35);
+  });
 });
 
 describe('extractIndexRows — composites', () => {
