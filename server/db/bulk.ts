@@ -3,6 +3,15 @@ import type { Knex } from 'knex';
 /**
  * Running the multi-row statements of bulk writes (index rows, resource versions).
  *
+ * Rows go out in statements of a few fixed sizes only, largest first (1,000 rows in
+ * statements of 512/64/8/1 rows go out as 512 + 7 × 64 + 5 × 8), so each table has a
+ * few distinct statements and SQLite reuses their prepared form (`cacheStatements` in
+ * connect.ts). One statement per exact row count made nearly every insert a new
+ * statement, and parsing a statement of thousands of tuples cost more than running it.
+ * The statements are plain multi-row `INSERT … VALUES (…), (…)`, valid on both engines:
+ * knex's builder would emit `INSERT … SELECT … UNION ALL SELECT …` for SQLite, which
+ * stops at 500 rows (SQLITE_MAX_COMPOUND_SELECT) and parses slower.
+ *
  * Through knex, every statement's text is scanned for its `?` placeholders and every
  * binding checked and formatted, before the driver binds them again: for statements of
  * hundreds of rows, a tenth of a Synthea import's time went to that. On SQLite inside a
@@ -49,4 +58,34 @@ export async function runBulk(db: Knex | Knex.Transaction, sql: string, bindings
   }
   const result = await db.raw(sql, bindings);
   return Array.isArray(result) ? result : (result.rows ?? []);
+}
+
+/** `(?, ?, …), (?, ?, …)`: `rows` tuples of `width` placeholders. */
+export function placeholders(rows: number, width: number): string {
+  return new Array<string>(rows).fill(`(${new Array<string>(width).fill('?').join(', ')})`).join(', ');
+}
+
+/**
+ * Runs the rows in `bindings` (`width` values each) through the statements `sqlOf(n)` of
+ * `n` rows, for `n` in `sizes` only (largest first, ending with 1); resolves to the rows
+ * the statements return, if they return any.
+ */
+export async function runRows(
+  db: Knex | Knex.Transaction,
+  bindings: Knex.Value[],
+  width: number,
+  sizes: readonly number[],
+  sqlOf: (rows: number) => string,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  const total = bindings.length / width;
+  let done = 0;
+  for (const size of sizes) {
+    while (total - done >= size) {
+      const returned = await runBulk(db, sqlOf(size), bindings.slice(done * width, (done + size) * width));
+      for (const r of returned) out.push(r);
+      done += size;
+    }
+  }
+  return out;
 }

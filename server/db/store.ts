@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { runBulk } from './bulk.js';
+import { placeholders, runRows } from './bulk.js';
 import { DATA_VERSION_COLUMN, type Database, type Engine } from './connect.js';
 
 /** One stored version of a resource, as kept in `resources` and `resource_history`. */
@@ -72,17 +72,6 @@ function fromRow(r: Row): StoredVersion {
   };
 }
 
-function toRow(v: StoredVersion) {
-  return {
-    resource_type: v.resourceType,
-    id: v.id,
-    version_id: v.versionId,
-    last_updated: v.lastUpdated,
-    deleted: v.deleted,
-    content: v.content,
-  };
-}
-
 /** Ids per `IN` list of `readMany`: well under SQLite's and PostgreSQL's bind-parameter limits. */
 const CHUNK = 500;
 
@@ -90,24 +79,10 @@ function versionValues(v: StoredVersion): Knex.Value[] {
   return [v.resourceType, v.id, v.versionId, v.lastUpdated, v.deleted, v.content];
 }
 
-/**
- * Rows per multi-row statement of `write`, largest first: only these sizes are ever
- * sent, so each engine keeps a few prepared statements instead of parsing one per batch
- * size (as search/write.ts does for index rows). 64 rows bind 448 values.
- */
+/** Rows per multi-row statement of `write` (bulk.ts `runRows`); 64 rows bind 448 values. */
 const WRITE_ROWS = [64, 8, 1] as const;
 
-/** Runs `send` on consecutive slices of `items` of the `WRITE_ROWS` sizes. */
-async function inStatements<T>(items: readonly T[], send: (rows: number, chunk: readonly T[]) => Promise<unknown>): Promise<void> {
-  let done = 0;
-  for (const size of WRITE_ROWS) {
-    while (items.length - done >= size) {
-      await send(size, items.slice(done, done + size));
-      done += size;
-    }
-  }
-}
-
+/** The text of each statement of `write`, by kind and row count, made once. */
 const statements = new Map<string, string>();
 
 function cached(key: string, make: () => string): string {
@@ -116,15 +91,11 @@ function cached(key: string, make: () => string): string {
   return sql;
 }
 
-function tuples(rows: number, width: number): string {
-  return new Array<string>(rows).fill(`(${new Array<string>(width).fill('?').join(', ')})`).join(', ');
-}
-
 /** `insert into resource_history … values …` of `rows` rows. */
 function historyInsert(rows: number): string {
   return cached(`history:${rows}`, () => {
     const columns = [...COLUMNS, 'method'];
-    return `insert into "resource_history" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples(rows, columns.length)}`;
+    return `insert into "resource_history" (${columns.map((c) => `"${c}"`).join(', ')}) values ${placeholders(rows, columns.length)}`;
   });
 }
 
@@ -137,7 +108,7 @@ function currentUpsert(rows: number): string {
   return cached(`current:${rows}`, () => {
     const set = ['version_id', 'last_updated', 'deleted', 'content'].map((c) => `"${c}" = excluded."${c}"`).join(', ');
     return (
-      `insert into "resources" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${tuples(rows, COLUMNS.length)} ` +
+      `insert into "resources" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${placeholders(rows, COLUMNS.length)} ` +
       `on conflict ("resource_type", "id") do update set ${set} returning "resource_type", "id", "rid"`
     );
   });
@@ -207,14 +178,11 @@ export class ResourceStore {
    * key the resource got when first stored, or a new one.
    */
   async write(trx: Knex.Transaction, versions: readonly NewVersion[]): Promise<number[]> {
+    const history = versions.flatMap((v) => [...versionValues(v), v.method]);
+    await runRows(trx, history, COLUMNS.length + 1, WRITE_ROWS, historyInsert);
+    const current = await runRows(trx, versions.flatMap(versionValues), COLUMNS.length, WRITE_ROWS, currentUpsert);
     const keys = new Map<string, number>();
-    await inStatements(versions, (rows, chunk) => runBulk(trx, historyInsert(rows), chunk.flatMap((v) => [...versionValues(v), v.method])));
-    await inStatements(versions, async (rows, chunk) => {
-      const result = await runBulk(trx, currentUpsert(rows), chunk.flatMap(versionValues));
-      for (const r of result as { resource_type: string; id: string; rid: number | string }[]) {
-        keys.set(`${r.resource_type}/${r.id}`, Number(r.rid));
-      }
-    });
+    for (const r of current as { resource_type: string; id: string; rid: number | string }[]) keys.set(`${r.resource_type}/${r.id}`, Number(r.rid));
     return versions.map((v) => keys.get(`${v.resourceType}/${v.id}`) as number);
   }
 

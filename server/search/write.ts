@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { runBulk } from '../db/bulk.js';
+import { placeholders, runRows } from '../db/bulk.js';
 import { SEARCH_TABLES, VALUE_COLUMNS } from './schema.js';
 import { INDEX_KINDS, type IndexKind, type IndexRows } from './types.js';
 
@@ -23,13 +23,8 @@ export interface WriteOptions {
 }
 
 /**
- * Rows per multi-row INSERT, largest first. Rows go out in statements of these sizes
- * only, largest first (1,000 rows go out as 512 + 7 × 64 + 5 × 8), so each table has
- * at most four distinct statements and SQLite reuses their prepared form (see
- * `cacheStatements` in db/connect.ts). One statement per exact row count, as before,
- * made nearly every insert a new statement, and parsing a statement of thousands of
- * tuples cost more than running it. 512 rows of the widest table bind 5,120 values, far
- * under both engines' limits (SQLite 32,766, PostgreSQL 65,535).
+ * Rows per multi-row INSERT (db/bulk.ts `runRows`). 512 rows of the widest table bind
+ * 5,120 values, far under both engines' limits (SQLite 32,766, PostgreSQL 65,535).
  */
 const STATEMENT_ROWS = [512, 64, 8, 1] as const;
 
@@ -42,12 +37,7 @@ const COLUMNS: Record<IndexKind, readonly string[]> = Object.fromEntries(
   INDEX_KINDS.map((kind) => [kind, [...OWNER_COLUMNS, ...VALUE_COLUMNS[kind]]]),
 ) as unknown as Record<IndexKind, readonly string[]>;
 
-/**
- * Inserts all rows of one kind in multi-row statements of the `STATEMENT_ROWS` sizes.
- * The statement is a plain multi-row `INSERT … VALUES (…), (…)`, valid on both engines:
- * knex's builder would emit `INSERT … SELECT … UNION ALL SELECT …` for SQLite, which
- * stops at 500 rows (SQLITE_MAX_COMPOUND_SELECT) and parses slower.
- */
+/** Inserts all rows of one kind in multi-row statements of the `STATEMENT_ROWS` sizes. */
 async function insertRows(db: Knex | Knex.Transaction, kind: IndexKind, writes: readonly IndexWrite[]): Promise<void> {
   const columns = COLUMNS[kind];
   const bindings: Knex.Value[] = [];
@@ -57,15 +47,7 @@ async function insertRows(db: Knex | Knex.Transaction, kind: IndexKind, writes: 
       for (let c = 2; c < columns.length; c++) bindings.push(row[columns[c]] ?? null);
     }
   }
-  const width = columns.length;
-  let done = 0;
-  const total = bindings.length / width;
-  for (const size of STATEMENT_ROWS) {
-    while (total - done >= size) {
-      await runBulk(db, insertStatement(kind, size), bindings.slice(done * width, (done + size) * width));
-      done += size;
-    }
-  }
+  await runRows(db, bindings, columns.length, STATEMENT_ROWS, (rows) => insertStatement(kind, rows));
 }
 
 /** The text of each `insert into search_<kind> … values` of `rows` rows, made once. */
@@ -76,8 +58,7 @@ function insertStatement(kind: IndexKind, rows: number): string {
   let sql = statements.get(key);
   if (sql === undefined) {
     const columns = COLUMNS[kind];
-    const tuple = `(${columns.map(() => '?').join(', ')})`;
-    sql = `insert into "${SEARCH_TABLES[kind]}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${new Array<string>(rows).fill(tuple).join(', ')}`;
+    sql = `insert into "${SEARCH_TABLES[kind]}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${placeholders(rows, columns.length)}`;
     statements.set(key, sql);
   }
   return sql;
