@@ -32,7 +32,11 @@ export type AppOptions = CoreOptions;
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const core = await openCore(config, opts);
   const { db, log, resources } = core;
-  const smart = await createSmart(config, db);
+  // A server that cannot start (a KILN_SECRET_KEY that does not fit) must not stay alive on the open database.
+  const smart = await createSmart(config, db).catch(async (err: unknown) => {
+    await core.close();
+    throw err;
+  });
 
   const app = express();
   app.disable('x-powered-by');

@@ -10,7 +10,11 @@ import { ConfigError, type Config } from '../server/config.js';
 export class SecretBox {
   private static readonly PREFIX = 'v1.';
 
-  constructor(private readonly key: Buffer) {
+  /** `source` names where the key came from, for the error when it does not fit. */
+  constructor(
+    private readonly key: Buffer,
+    private readonly source = 'KILN_SECRET_KEY',
+  ) {
     if (key.length !== 32) throw new RangeError('SecretBox needs a 32-byte key');
   }
 
@@ -27,13 +31,24 @@ export class SecretBox {
     return createHmac('sha256', this.key).update(`kiln derive\0${purpose}`).digest('base64url');
   }
 
-  /** Decrypts what `seal` made; throws when the value was altered or sealed under another key. */
+  /**
+   * Decrypts what `seal` made. A value altered, or sealed under another key (the
+   * database started with another `KILN_SECRET_KEY` or key file), is a `ConfigError`
+   * saying so: it is the deployment's key that is wrong, not the request.
+   */
   open(sealed: string): string {
     if (!sealed.startsWith(SecretBox.PREFIX)) throw new Error('not a sealed secret');
     const raw = Buffer.from(sealed.slice(SecretBox.PREFIX.length), 'base64url');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
-    decipher.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      throw new ConfigError(
+        'KILN_SECRET_KEY',
+        `${this.source} does not open the secrets stored in this database (signing keys, client secrets), which were sealed under another key; start with the key the database was made with`,
+      );
+    }
   }
 }
 
@@ -49,12 +64,12 @@ function deriveKey(material: string): Buffer {
  * that lives as long as the process).
  */
 export function loadSecretBox(config: Pick<Config, 'secretKey' | 'databaseUrl'>): SecretBox {
-  if (config.secretKey) return new SecretBox(deriveKey(config.secretKey));
+  if (config.secretKey) return new SecretBox(deriveKey(config.secretKey), 'the key given in KILN_SECRET_KEY');
   if (!config.databaseUrl.startsWith('sqlite:')) {
     throw new ConfigError('KILN_SECRET_KEY', 'is required with PostgreSQL: every kiln process must use the same key (for example `openssl rand -base64 32`)');
   }
   const path = config.databaseUrl.slice('sqlite:'.length);
-  if (path === '' || path === ':memory:') return new SecretBox(randomBytes(32));
+  if (path === '' || path === ':memory:') return new SecretBox(randomBytes(32), 'the key made for this in-memory database');
   const file = `${resolve(path)}.key`;
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true });
@@ -66,5 +81,5 @@ export function loadSecretBox(config: Pick<Config, 'secretKey' | 'databaseUrl'>)
     }
   }
   chmodSync(file, 0o600);
-  return new SecretBox(deriveKey(readFileSync(file, 'utf8').trim()));
+  return new SecretBox(deriveKey(readFileSync(file, 'utf8').trim()), `the key file ${file} (KILN_SECRET_KEY is not set)`);
 }

@@ -10,9 +10,10 @@ describe('kiln token', () => {
   });
   afterAll(() => t.stop());
 
-  const kiln = (...args: string[]) =>
+  const kiln = (...args: string[]) => kilnWithKey(TEST_SECRET_KEY, ...args);
+  const kilnWithKey = (key: string, ...args: string[]) =>
     spawnSync(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'token', ...args], {
-      env: { ...process.env, DATABASE_URL: t.database.url, KILN_SECRET_KEY: TEST_SECRET_KEY, KILN_BASE_URL: t.base, KILN_LOG_LEVEL: 'silent' },
+      env: { ...process.env, DATABASE_URL: t.database.url, KILN_SECRET_KEY: key, KILN_BASE_URL: t.base, KILN_LOG_LEVEL: 'silent' },
       encoding: 'utf8',
     });
 
@@ -35,5 +36,13 @@ describe('kiln token', () => {
     const unknown = kiln('--scope', 'system/Patient.rs', '--client', 'nobody');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('nobody');
+  });
+
+  it('says so in one line when KILN_SECRET_KEY is not the key the database was made with', () => {
+    const run = kilnWithKey('another-key-material-that-is-long-enough-0123456789', '--scope', 'system/Patient.rs');
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n').filter((l) => !l.includes('oidc-provider'))).toEqual([
+      expect.stringMatching(/^kiln: Invalid configuration KILN_SECRET_KEY: the key given in KILN_SECRET_KEY does not open the secrets stored in this database/),
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -56,6 +57,29 @@ describe('a restart on SQLite', () => {
     } finally {
       await b.stop();
       await reopened.db.close();
+      rmSync(dirname(shared.url.slice('sqlite:'.length)), { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a restart with another key', () => {
+  it('refuses to start, in one line, and exits', async () => {
+    const shared = await freshDatabase('sqlite');
+    const a = await startTestApp('sqlite', ENV, { database: shared });
+    await a.stop();
+    await shared.db.close();
+    try {
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'serve'], {
+        env: { ...process.env, DATABASE_URL: shared.url, KILN_SECRET_KEY: 'another-key-material-that-is-long-enough-0123456789', PORT: '0', KILN_LOG_LEVEL: 'silent', KILN_SAMPLE_DATA: 'false' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(run.signal).toBeNull();
+      expect(run.status).toBe(2);
+      expect(run.stderr.trim().split('\n').filter((l) => !l.includes('oidc-provider'))).toEqual([
+        expect.stringMatching(/^kiln: Invalid configuration KILN_SECRET_KEY: .* does not open the secrets stored in this database/),
+      ]);
+    } finally {
       rmSync(dirname(shared.url.slice('sqlite:'.length)), { recursive: true, force: true });
     }
   });
