@@ -87,10 +87,10 @@ function connectSqlite(path: string): Database {
         conn.pragma('busy_timeout = 10000');
         conn.pragma('foreign_keys = OFF');
         conn.pragma('cache_size = -65536');
-        // Savepoints (one per imported file, per batch entry) keep the original of each page
-        // they change in a statement journal; in a temporary file that was a system call or
-        // two per page, half of `kiln import`'s writes. In memory it lives as long as the
-        // savepoint.
+        // Savepoints (one per batch entry; per imported file once a file of the group has
+        // failed) and multi-row statements keep the original of each page they change in a
+        // statement journal; in a temporary file that was a system call or two per page.
+        // In memory it lives as long as the savepoint or statement.
         conn.pragma('temp_store = MEMORY');
         done(null, conn);
       },

@@ -116,18 +116,25 @@ function reached(exec: Knex | Knex.Transaction, key: string | string[], refs: QB
   return q;
 }
 
-/** The rows one spec adds for the given sources, grouped by type and chunked to keep bindings few. */
+/**
+ * The rows one spec adds for the given sources, chunked to keep bindings few. A forward
+ * include selects by the sources' keys, whatever their types, so all of them go
+ * together; a reverse one by the type and ids pointed at, so one group per type.
+ */
 async function apply(exec: Knex | Knex.Transaction, spec: IncludeSpec, sources: ResourceRow[], baseUrl: string, filter?: IncludeFilter): Promise<ResourceRow[]> {
   // The type of the rows reached is fixed when the spec names it (the SQL then pins r to it).
   const rows = filter ? filter(spec.rev ? spec.source : spec.target) : 'all';
   if (rows === 'none') return [];
-  const byType = new Map<string, ResourceRow[]>();
+  const groups = new Map<string, ResourceRow[]>();
   for (const s of sources) {
     if (!spec.rev && spec.source !== undefined && s.resource_type !== spec.source) continue;
-    byType.set(s.resource_type, [...(byType.get(s.resource_type) ?? []), s]);
+    const key = spec.rev ? s.resource_type : '';
+    const group = groups.get(key);
+    if (group) group.push(s);
+    else groups.set(key, [s]);
   }
   const out: ResourceRow[] = [];
-  for (const [type, all] of byType) {
+  for (const [type, all] of groups) {
     for (let i = 0; i < all.length; i += CHUNK) {
       const chunk = all.slice(i, i + CHUNK);
       const q = spec.rev ? reverse(exec, spec, type, chunk, baseUrl, rows) : forward(exec, spec, chunk, baseUrl, rows);
