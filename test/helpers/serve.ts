@@ -20,7 +20,7 @@ export interface ServeProcess {
   err(): string;
   /** Polls every 100 ms, at most `tries` times, until `done()` holds. */
   until(done: () => boolean, tries?: number): Promise<void>;
-  /** Resolves with the exit code once the process has exited. */
+  /** Resolves with the exit code once the process has exited and its output has all been read ('close', not 'exit'). */
   exited: Promise<number | null>;
 }
 
@@ -35,7 +35,7 @@ export async function spawnServe(env: Record<string, string>): Promise<ServeProc
   let err = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
   return {
     child,
     port,

@@ -92,7 +92,8 @@ describe('EHR launch with fhirclient', () => {
       env: { ...process.env, DATABASE_URL: t.database.url, KILN_SECRET_KEY: TEST_SECRET_KEY, KILN_BASE_URL: t.base, KILN_LOG_LEVEL: 'silent' },
       encoding: 'utf8',
     });
-    expect(run.status).toBe(0);
+    // The whole result, so that a failure shows what the command printed.
+    expect({ status: run.status, stderr: run.stderr }).toMatchObject({ status: 0 });
     const printed = JSON.parse(run.stdout);
     expect(printed.expires_in).toBe(300);
     const { result } = await launchAs(printed.launch_url, practitioner.username);
