@@ -15,7 +15,15 @@ export interface Database {
    * writer; the main connection may be inside another request's transaction.
    */
   reader?: Reader;
+  /** How to open the same database from another thread or process; undefined for an in-memory SQLite database. */
+  location?: DatabaseLocation;
   close(): Promise<void>;
+}
+
+/** What `connect` was given: enough to open another connection to the same database. */
+export interface DatabaseLocation {
+  url: string;
+  schema?: string;
 }
 
 /**
@@ -65,8 +73,11 @@ export interface ConnectOptions {
  * the same process wait on each other while blocking the event loop.
  */
 export function connect(databaseUrl: string, opts: ConnectOptions = {}): Database {
-  if (databaseUrl.startsWith('sqlite:')) return connectSqlite(databaseUrl.slice('sqlite:'.length));
-  return connectPostgres(databaseUrl, opts);
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = connectSqlite(databaseUrl.slice('sqlite:'.length));
+    return db.reader ? { ...db, location: { url: databaseUrl } } : db;
+  }
+  return { ...connectPostgres(databaseUrl, opts), location: { url: databaseUrl, schema: opts.schema } };
 }
 
 function connectSqlite(path: string): Database {

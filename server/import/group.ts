@@ -35,7 +35,7 @@ export interface GroupUnit<T, P> {
   /** Resources it holds, counted towards the group's size. */
   resources: number;
   /** Checks and reads; writes nothing. */
-  prepare: (trx: Knex.Transaction) => Promise<void>;
+  prepare?: (trx: Knex.Transaction) => Promise<void>;
   /** The writes. Runs again, with `prepare`, if another unit of the group fails while writing. */
   load: (trx: Knex.Transaction) => Promise<T>;
   /** What to report of it once the group has committed. */
@@ -71,7 +71,7 @@ export class CommitGroup<P> {
   async run<T>(unit: GroupUnit<T, P>): Promise<T> {
     const trx = await this.open();
     try {
-      await unit.prepare(trx);
+      await unit.prepare?.(trx);
     } catch (err) {
       if (!this.cleanFailure(err)) await this.recover();
       throw err;
@@ -130,7 +130,7 @@ export class CommitGroup<P> {
     for (const { unit } of units) {
       try {
         const result = await again.transaction(async (sp) => {
-          await unit.prepare(sp);
+          await unit.prepare?.(sp);
           return unit.load(sp);
         });
         this.resources += unit.resources;

@@ -1,14 +1,13 @@
 import type { Core } from '../core.js';
 import { refreshStatistics } from '../db/statistics.js';
-import { FhirError } from '../errors.js';
 import { withBulkCheckpoints } from './checkpoints.js';
-import { bundleEntries, lineEntry } from './entries.js';
-import { BundleReader, listImportFiles, readLines } from './files.js';
+import { listImportFiles } from './files.js';
 import { CommitFailed, CommitGroup } from './group.js';
-import { loadBatch, prepareBatch, type LoadContext } from './load.js';
-import { ReferenceResolver } from './resolve.js';
+import { loadPrepared, type LoadContext } from './load.js';
+import { preparedUnits } from './pipeline.js';
+import { asFailure, fromFailureData, loadDefinitions, type PreparedUnit } from './prepare.js';
 import { scanFiles } from './scan.js';
-import { ImportFailure, type ImportEntry, type ImportFile } from './types.js';
+import type { ImportFailure, ImportFile } from './types.js';
 
 /**
  * `kiln import`: loads FHIR Bundles and NDJSON files into the database.
@@ -22,7 +21,9 @@ import { ImportFailure, type ImportEntry, type ImportFile } from './types.js';
  *   file may be far larger than memory: a failing chunk leaves nothing of itself but
  *   the chunks before it stay, and the rest of the file is not loaded.
  * Consecutive units share a transaction (`CommitGroup`), and are reported once that
- * transaction has committed.
+ * transaction has committed. The second pass's reading, and each unit's resolution,
+ * validation and staging, run on a thread of their own (prepare.ts, pipeline.ts),
+ * ahead of the main thread, which writes.
  *
  * See: https://hl7.org/fhir/R4/bundle.html, https://hl7.org/fhir/R4/nd-json.html and
  * https://hl7.org/fhir/uv/bulkdata/
@@ -89,17 +90,15 @@ export async function importPaths(app: Core, paths: string[], opts: ImportOption
 /** Imports `files` in order; never throws for a bad file, the summary names it. */
 export async function importFiles(app: Core, files: ImportFile[], opts: ImportOptions): Promise<ImportSummary> {
   const startedAt = Date.now();
-  const index = await scanFiles(files, (n) => opts.onScan?.(n, files.length));
-  const ctx: LoadContext = { app, index, resolver: new ReferenceResolver(index), autoProvenance: opts.autoProvenance };
-  const reader = new BundleReader(files);
+  const ctx: LoadContext = { app, autoProvenance: opts.autoProvenance };
   const chunk = opts.ndjsonChunk ?? DEFAULT_NDJSON_CHUNK;
-  // A failed check (ImportFailure) leaves the transaction as it was; anything else may not.
-  const group = new CommitGroup<Unit>(app.db, opts.commitResources ?? DEFAULT_COMMIT_RESOURCES, undefined, (err) => err instanceof ImportFailure);
+  // Units come checked (prepare.ts): what fails in the group fails while writing.
+  const group = new CommitGroup<Unit>(app.db, opts.commitResources ?? DEFAULT_COMMIT_RESOURCES);
   const reports = files.map((file): FileReport => ({ file, resources: 0, written: 0 }));
   let filesDone = 0;
   let resourcesDone = 0;
-  const progress = () =>
-    opts.onProgress?.({ filesDone, filesTotal: files.length, resourcesDone, resourcesTotal: index.resources, startedAt });
+  let resourcesTotal = 0;
+  const progress = () => opts.onProgress?.({ filesDone, filesTotal: files.length, resourcesDone, resourcesTotal, startedAt });
   const fail = (report: FileReport, err: unknown) => {
     if (report.failure) return;
     report.failure = asFailure(err);
@@ -124,18 +123,37 @@ export async function importFiles(app: Core, files: ImportFile[], opts: ImportOp
     }
     progress();
   };
+  /** Writes one prepared unit into the group; a unit of a file that failed already is not loaded. */
+  const load = async (report: FileReport, unit: PreparedUnit, resources: number, lines?: string) => {
+    if (report.failure) return;
+    try {
+      await group.run({
+        resources,
+        load: (trx) => loadPrepared(ctx, trx, report.file, unit),
+        done: ({ written }) => ({ report, resources, written, lines }),
+        failed: (err) => fail(report, err),
+      });
+    } catch (err) {
+      fail(report, err);
+    }
+    if (group.due) await commit();
+  };
   await withBulkCheckpoints(app.db, async () => {
     try {
-      for (const report of reports) {
-        try {
-          await importFile(ctx, group, reader, report, chunk, fail, async () => {
-            if (group.due) await commit();
-          });
-        } catch (err) {
-          fail(report, err);
+      const scan = async () => {
+        const index = await scanFiles(files, (n) => opts.onScan?.(n, files.length));
+        resourcesTotal = index.resources;
+        return index;
+      };
+      for await (const m of preparedUnits(app.db, files, { ndjsonChunk: chunk }, scan)) {
+        // This thread's definitions (for each unit's Provenance), while the next units are prepared.
+        loadDefinitions();
+        if (m.type === 'unit') await load(reports[m.file], m.unit, m.resources, m.lines);
+        else if (m.type === 'failed') fail(reports[m.file], fromFailureData(m.failure));
+        else if (m.type === 'file-done') {
+          filesDone++;
+          progress();
         }
-        filesDone++;
-        progress();
       }
       await commit();
     } finally {
@@ -152,62 +170,6 @@ interface Unit {
   resources: number;
   written: number;
   lines?: string;
-}
-
-/**
- * Loads one file into the group: a Bundle as one unit, an NDJSON file chunk by chunk.
- * `between` runs after each unit (the group may commit there). Throws what failed.
- */
-async function importFile(
-  ctx: LoadContext,
-  group: CommitGroup<Unit>,
-  reader: BundleReader,
-  report: FileReport,
-  chunk: number,
-  fail: (report: FileReport, err: unknown) => void,
-  between: () => Promise<void>,
-): Promise<void> {
-  const { file } = report;
-  const load = async (entries: ImportEntry[], lines?: string) => {
-    await group.run({
-      resources: entries.length,
-      prepare: (trx) => prepareBatch(ctx, trx, entries),
-      load: (trx) => loadBatch(ctx, trx, file, entries),
-      done: ({ written }) => ({ report, resources: entries.length, written, lines }),
-      failed: (err) => fail(report, err),
-    });
-    await between();
-  };
-  if (file.format === 'bundle') await load(bundleEntries(await reader.read(file), file));
-  else await loadLines(file, chunk, load);
-}
-
-/** Streams an NDJSON file, loading each chunk of `chunk` resources as it fills. */
-async function loadLines(file: ImportFile, chunk: number, load: (e: ImportEntry[], lines: string) => Promise<void>): Promise<void> {
-  let batch: ImportEntry[] = [];
-  let first = 1;
-  let lineNo = 0;
-  for await (const line of readLines(file)) {
-    lineNo++;
-    if (line.trim() !== '') batch.push(lineEntry(line, lineNo, file));
-    if (batch.length >= chunk) {
-      await load(batch, `lines ${first}-${lineNo}`);
-      batch = [];
-      first = lineNo + 1;
-    }
-  }
-  if (batch.length > 0) await load(batch, `lines ${first}-${lineNo}`);
-}
-
-/**
- * Anything a file can fail with, as a failure of that file: an `ImportFailure` as it is,
- * a `FhirError` (a 409 from a concurrent writer), a read or database error by its message.
- */
-function asFailure(err: unknown): ImportFailure {
-  if (err instanceof ImportFailure) return err;
-  if (err instanceof FhirError) return new ImportFailure(err.message);
-  const e = err as { code?: string; message?: string };
-  return new ImportFailure(e?.message ? `${e.code ? `${e.code}: ` : ''}${e.message}` : String(err));
 }
 
 function summarize(files: FileReport[], startedAt: number, ndjsonChunk: number | undefined): ImportSummary {

@@ -1,19 +1,18 @@
 import { basename } from 'node:path';
 import type { Knex } from 'knex';
 import type { Core } from '../core.js';
-import { FhirError } from '../errors.js';
-import { loadResources } from '../service/load.js';
 import { recordProvenance, SERVER_ACTOR, SERVER_DEVICE } from '../service/provenance.js';
+import { sameContent } from '../service/load.js';
+import type { NewVersion } from '../db/store.js';
+import { deleteIndexRowsBatch, insertIndexBindings, setRowKeys } from '../search/write.js';
+import { renumber } from '../service/resources.js';
 import { WriteSession, type AnyResource, type ProvenanceRequest } from '../service/types.js';
-import { validateResource } from '../validate/index.js';
-import type { ReferenceResolver } from './resolve.js';
-import type { ImportIndex } from './scan.js';
-import { ImportFailure, type ImportEntry, type ImportFile } from './types.js';
+import type { PreparedItem, PreparedUnit } from './prepare.js';
+import type { ImportFile } from './types.js';
 
 /**
- * Loading one batch of entries (a whole Bundle file, or a chunk of an NDJSON file) in
- * the transaction (a savepoint) the importer gives it: references rewritten and every
- * resource validated before anything is written; then the resources, their search
+ * Writing one prepared unit (a whole Bundle file, or a chunk of an NDJSON file; see
+ * prepare.ts) in the transaction the importer gives it: the resources, their search
  * index rows and one Provenance naming all of them.
  *
  * See: https://hl7.org/fhir/R4/bundle.html and https://hl7.org/fhir/R4/provenance.html
@@ -22,8 +21,6 @@ import { ImportFailure, type ImportEntry, type ImportFile } from './types.js';
 /** What the loading of one import needs at hand. */
 export interface LoadContext {
   app: Core;
-  index: ImportIndex;
-  resolver: ReferenceResolver;
   /** Record one Provenance per transaction (`KILN_AUTO_PROVENANCE`). */
   autoProvenance: boolean;
 }
@@ -35,59 +32,52 @@ export interface BatchResult {
   unchanged: number;
 }
 
-/** Issues quoted in a failure message; the rest are counted. */
-const MAX_ISSUES = 3;
-
 /**
- * Rewrites the references of `entries` and validates each resource as the server
- * validates any write. Throws `ImportFailure` naming the first entry at fault.
+ * Stores a prepared unit in `trx`: its resources, their index rows and its Provenance,
+ * which commit (or roll back) together with that transaction.
+ *
+ * Each resource was staged as new (prepare.ts); what the database holds decides here:
+ * - not stored (or deleted): written as prepared, version 1 or the next one;
+ * - stored with the same content (`meta.versionId`/`lastUpdated` aside): left as it is,
+ *   so a repeated import adds no versions;
+ * - stored otherwise: written as the next version.
+ * Of several copies of one resource in a unit, the last counts. Synthea repeats an
+ * Organization or Practitioner in many files, not always with the same content: the
+ * copy of the last file decides (`supersededLater`), an earlier copy is stored only when
+ * the resource is not stored yet, so its own file's references resolve even if the file
+ * of the last copy fails.
  */
-export async function prepareBatch(ctx: LoadContext, trx: Knex.Transaction, entries: ImportEntry[]): Promise<void> {
-  await ctx.resolver.rewrite(trx, entries);
-  for (const e of entries) validateEntry(e);
-}
-
-function validateEntry(e: ImportEntry): void {
-  try {
-    validateResource(e.resource, { requireId: true });
-  } catch (err) {
-    if (!(err instanceof FhirError)) throw err;
-    const errors = err.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
-    const issues = errors.length > 0 ? errors : err.issues;
-    const paths = [...new Set(issues.flatMap((i) => i.expression ?? []))];
-    const texts = issues.slice(0, MAX_ISSUES).map((i) => i.diagnostics ?? i.details?.text ?? i.code);
-    const more = issues.length > MAX_ISSUES ? ` (and ${issues.length - MAX_ISSUES} more)` : '';
-    throw new ImportFailure(`invalid ${e.resource.resourceType}: ${texts.join('; ')}${more}`, e.label, paths.join(', ') || undefined);
+export async function loadPrepared(ctx: LoadContext, trx: Knex.Transaction, file: ImportFile, unit: PreparedUnit): Promise<BatchResult> {
+  const session = new WriteSession(trx, unit.now);
+  const service = ctx.app.resources;
+  const last = new Map<string, number>();
+  unit.items.forEach((item, i) => last.set(keyOf(item), i));
+  const current = await service.store.readMany(
+    trx,
+    [...last.values()].map((i) => ({ resourceType: unit.items[i].version.resourceType, id: unit.items[i].version.id })),
+  );
+  const versions: NewVersion[] = [];
+  const positions: number[] = [];
+  const replaced: number[] = [];
+  for (const i of last.values()) {
+    const item = unit.items[i];
+    const previous = current.get(keyOf(item));
+    if (previous && !previous.deleted && (item.supersededLater || sameContent(previous.content, JSON.parse(item.version.content) as AnyResource))) continue;
+    versions.push(previous ? renumber(item.version, previous.versionId + 1, 'PUT') : item.version);
+    positions.push(i);
+    if (previous) replaced.push(versions.length - 1);
   }
+  const rids = await service.writeVersions(session, versions);
+  const byPosition = new Array<number | undefined>(unit.items.length);
+  positions.forEach((p, k) => (byPosition[p] = rids[k]));
+  await deleteIndexRowsBatch(trx, replaced.map((k) => rids[k]));
+  await insertIndexBindings(trx, setRowKeys(unit.bindings, byPosition));
+  if (ctx.autoProvenance) await recordProvenance(service, session, importProvenance(file), true);
+  return { written: versions.length, unchanged: unit.items.length - versions.length };
 }
 
-/**
- * Stores a prepared batch in `trx`: all of it, its index rows and its Provenance, which
- * commit (or roll back) together with that transaction.
- */
-export async function loadBatch(ctx: LoadContext, trx: Knex.Transaction, file: ImportFile, entries: ImportEntry[]): Promise<BatchResult> {
-  const session = new WriteSession(trx, new Date().toISOString());
-  const resources = await withoutSuperseded(ctx, session, entries);
-  const { written } = await loadResources(ctx.app.resources, session, resources);
-  if (ctx.autoProvenance) await recordProvenance(ctx.app.resources, session, importProvenance(file), true);
-  return { written, unchanged: entries.length - written };
-}
-
-/**
- * Synthea repeats an Organization or Practitioner in many files, not always with the
- * same content (its `*Information` bundles add utilization extensions). Writing every
- * copy would add a version per copy on each run, so a re-run would never be a no-op.
- * Instead the last copy in the import decides the content; an earlier copy is stored
- * only when the resource does not exist yet, so its own file's references resolve even
- * if the file of the last copy fails.
- */
-async function withoutSuperseded(ctx: LoadContext, s: WriteSession, entries: ImportEntry[]): Promise<AnyResource[]> {
-  const early = entries.filter((e) => ctx.index.supersededLater(e));
-  if (early.length === 0) return entries.map((e) => e.resource);
-  const keys = early.map((e) => ({ resourceType: e.resource.resourceType, id: e.resource.id as string }));
-  const stored = await ctx.app.resources.store.readMany(s.trx, keys);
-  const skip = new Set(early.filter((e) => stored.get(`${e.resource.resourceType}/${e.resource.id}`)?.deleted === false));
-  return entries.filter((e) => !skip.has(e)).map((e) => e.resource);
+function keyOf(item: PreparedItem): string {
+  return `${item.version.resourceType}/${item.version.id}`;
 }
 
 /**

@@ -16,18 +16,32 @@ import type { ImportEntry, ImportFile } from './types.js';
  * See: https://hl7.org/fhir/R4/bundle.html#references
  */
 export class ImportIndex {
-  private readonly urls = new Map<string, string>();
+  private readonly urls: Map<string, string>;
   /**
    * `Type|system|value` → id, or the set of ids when several resources share it (Synthea
    * gives all its ExplanationOfBenefits one claim-group identifier): one string for the
    * common case keeps a map of this size small.
    */
-  private readonly bySystem = new Map<string, string | Set<string>>();
+  private readonly bySystem: Map<string, string | Set<string>>;
   /** `Type|value` → ids, for `identifier=value` (any system). */
-  private readonly byValue = new Map<string, string | Set<string>>();
-  private readonly lastSeen = new Map<string, number>();
+  private readonly byValue: Map<string, string | Set<string>>;
+  private readonly lastSeen: Map<string, number>;
   /** Resources found, for the progress ETA. */
-  resources = 0;
+  resources: number;
+
+  /** An empty index, or the one whose `data()` this is (passed to another thread). */
+  constructor(data?: ImportIndexData) {
+    this.urls = data?.urls ?? new Map();
+    this.bySystem = data?.bySystem ?? new Map();
+    this.byValue = data?.byValue ?? new Map();
+    this.lastSeen = data?.lastSeen ?? new Map();
+    this.resources = data?.resources ?? 0;
+  }
+
+  /** The index as plain maps, which a worker thread's message carries as they are. */
+  data(): ImportIndexData {
+    return { urls: this.urls, bySystem: this.bySystem, byValue: this.byValue, lastSeen: this.lastSeen, resources: this.resources };
+  }
 
   /** Records one entry. */
   add(entry: ImportEntry): void {
@@ -63,6 +77,15 @@ export class ImportIndex {
     const last = this.lastSeen.get(`${entry.resource.resourceType}/${entry.resource.id}`);
     return last !== undefined && last > entry.ordinal;
   }
+}
+
+/** What `ImportIndex.data()` gives, and its constructor takes. */
+export interface ImportIndexData {
+  urls: Map<string, string>;
+  bySystem: Map<string, string | Set<string>>;
+  byValue: Map<string, string | Set<string>>;
+  lastSeen: Map<string, number>;
+  resources: number;
 }
 
 function addId(map: Map<string, string | Set<string>>, key: string, id: string): void {

@@ -242,6 +242,11 @@ export function useCustomSearchParameters(definitions: readonly SearchParameter[
   for (const listener of changeListeners) listener();
 }
 
+/** The custom SearchParameters in use (for a thread of the process that must index the same way). */
+export function customSearchParameters(): readonly SearchParameter[] {
+  return custom;
+}
+
 /** Runs `listener` whenever the definitions change, so caches derived from them are dropped. */
 export function onRegistryChange(listener: () => void): void {
   changeListeners.push(listener);

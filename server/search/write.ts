@@ -37,17 +37,73 @@ const COLUMNS: Record<IndexKind, readonly string[]> = Object.fromEntries(
   INDEX_KINDS.map((kind) => [kind, [...OWNER_COLUMNS, ...VALUE_COLUMNS[kind]]]),
 ) as unknown as Record<IndexKind, readonly string[]>;
 
-/** Inserts all rows of one kind in multi-row statements of the `STATEMENT_ROWS` sizes. */
-async function insertRows(db: Knex | Knex.Transaction, kind: IndexKind, writes: readonly IndexWrite[]): Promise<void> {
-  const columns = COLUMNS[kind];
-  const bindings: Knex.Value[] = [];
-  for (const w of writes) {
-    for (const row of w.rows[kind] as unknown as Record<string, Knex.Value | undefined>[]) {
-      bindings.push(w.rid, w.resourceType);
-      for (let c = 2; c < columns.length; c++) bindings.push(row[columns[c]] ?? null);
+/**
+ * The insert values of many resources' rows, per table: each row's columns in insert
+ * order (`rid` first), rows one after another. A flat array of strings and numbers is
+ * what the statements bind, and what crosses threads cheaply (the import prepares rows
+ * on another thread with a placeholder `rid`; see `setRowKeys`).
+ */
+export type IndexBindings = Record<IndexKind, Knex.Value[]>;
+
+/** Values per row of each table's bindings. */
+export function bindingWidth(kind: IndexKind): number {
+  return COLUMNS[kind].length;
+}
+
+/** The bindings of `writes`' rows. */
+export function indexBindings(writes: readonly IndexWrite[]): IndexBindings {
+  const out = {} as IndexBindings;
+  for (const kind of INDEX_KINDS) {
+    const columns = COLUMNS[kind];
+    const bindings: Knex.Value[] = [];
+    for (const w of writes) {
+      for (const row of w.rows[kind] as unknown as Record<string, Knex.Value | undefined>[]) {
+        bindings.push(w.rid, w.resourceType);
+        for (let c = 2; c < columns.length; c++) bindings.push(row[columns[c]] ?? null);
+      }
     }
+    out[kind] = bindings;
   }
-  await runRows(db, bindings, columns.length, STATEMENT_ROWS, (rows) => insertStatement(kind, rows));
+  return out;
+}
+
+/**
+ * Bindings made with placeholder keys (0, 1, 2, … for the resources in the order given),
+ * with the real keys: `rids[placeholder]`, or the row dropped when that is undefined (a
+ * resource not written after all). `bindings` stays as it was, to be used again (an
+ * import unit loaded a second time, see import/group.ts).
+ */
+export function setRowKeys(bindings: IndexBindings, rids: readonly (number | undefined)[]): IndexBindings {
+  const out = {} as IndexBindings;
+  // Not `every`: it skips the holes of a sparse array.
+  let all = true;
+  for (let i = 0; i < rids.length; i++) if (rids[i] === undefined) all = false;
+  for (const kind of INDEX_KINDS) {
+    const width = COLUMNS[kind].length;
+    const b = bindings[kind];
+    if (all) {
+      const copy = b.slice();
+      for (let i = 0; i < copy.length; i += width) copy[i] = rids[copy[i] as number] as number;
+      out[kind] = copy;
+      continue;
+    }
+    const kept: Knex.Value[] = [];
+    for (let i = 0; i < b.length; i += width) {
+      const rid = rids[b[i] as number];
+      if (rid === undefined) continue;
+      kept.push(rid);
+      for (let c = 1; c < width; c++) kept.push(b[i + c]);
+    }
+    out[kind] = kept;
+  }
+  return out;
+}
+
+/** Inserts all rows of `bindings` in multi-row statements of the `STATEMENT_ROWS` sizes. */
+export async function insertIndexBindings(db: Knex | Knex.Transaction, bindings: IndexBindings): Promise<void> {
+  for (const kind of INDEX_KINDS) {
+    await runRows(db, bindings[kind], COLUMNS[kind].length, STATEMENT_ROWS, (rows) => insertStatement(kind, rows));
+  }
 }
 
 /** The text of each `insert into search_<kind> … values` of `rows` rows, made once. */
@@ -82,7 +138,7 @@ export async function deleteIndexRowsBatch(db: Knex | Knex.Transaction, rids: re
  */
 export async function writeIndexRowsBatch(db: Knex | Knex.Transaction, writes: readonly IndexWrite[], opts: WriteOptions = {}): Promise<void> {
   if (opts.replace ?? true) await deleteIndexRowsBatch(db, writes.map((w) => w.rid));
-  for (const kind of INDEX_KINDS) await insertRows(db, kind, writes);
+  await insertIndexBindings(db, indexBindings(writes));
 }
 
 /** Removes every index row of a resource (on delete: a deleted resource is not found by search). */

@@ -31,7 +31,7 @@ export async function loadResources(service: ResourceService, s: WriteSession, r
 }
 
 /** True when a stored version holds the same resource, ignoring `meta.versionId`/`lastUpdated`. */
-function sameContent(stored: string, resource: AnyResource): boolean {
+export function sameContent(stored: string, resource: AnyResource): boolean {
   return canonical(JSON.parse(stored) as AnyResource) === canonical(resource);
 }
 

@@ -6,6 +6,7 @@ import { inTransaction } from '../db/transaction.js';
 import { badRequest, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
 import { deleteIndexRows, writeIndexRowsBatch } from '../search/write.js';
 import { extractIndexRows } from '../search/extract.js';
+import type { IndexRows } from '../search/types.js';
 import { validateResource } from '../validate/index.js';
 import { recordProvenance } from './provenance.js';
 import { type AnyResource, type ProvenanceRequest, WriteSession } from './types.js';
@@ -122,30 +123,72 @@ export class ResourceService {
     s: WriteSession,
     items: { resource: AnyResource; previous: StoredVersion | undefined; method: NewVersion['method'] }[],
   ): Promise<NewVersion[]> {
-    const versions = items.map(({ resource, previous, method }) => {
-      const versionId = (previous?.versionId ?? 0) + 1;
-      const stamped = stamp(resource, versionId, s.now);
-      const id = resource.id as string;
-      s.targets.push(`${resource.resourceType}/${id}/_history/${versionId}`);
-      const v: NewVersion = {
-        resourceType: resource.resourceType,
-        id,
-        versionId,
-        lastUpdated: s.now,
-        deleted: false,
-        content: JSON.stringify(stamped),
-        method,
-      };
-      return { v, stamped, replace: previous !== undefined };
-    });
-    const rids = await this.store.write(s.trx, versions.map((x) => x.v));
-    const index = (replace: boolean) =>
-      versions.flatMap(({ v, stamped, replace: r }, i) => (r === replace ? [{ resourceType: v.resourceType, rid: rids[i], rows: extractIndexRows(stamped) }] : []));
+    const staged = items.map(({ resource, previous, method }) => stageVersion(resource, (previous?.versionId ?? 0) + 1, s.now, method));
+    return this.putStaged(
+      s,
+      staged,
+      items.map((x) => x.previous !== undefined),
+    );
+  }
+
+  /**
+   * Writes versions made by `stageVersion` (here, or where the import prepares them),
+   * with their index rows. `replace[i]` says whether resource i has stored rows to drop.
+   */
+  async putStaged(s: WriteSession, staged: readonly StagedVersion[], replace: readonly boolean[]): Promise<NewVersion[]> {
+    const rids = await this.writeVersions(
+      s,
+      staged.map((x) => x.version),
+    );
+    const index = (wanted: boolean) =>
+      staged.flatMap(({ version: v, rows }, i) => (replace[i] === wanted ? [{ resourceType: v.resourceType, rid: rids[i], rows }] : []));
     // New resources have no rows to replace: skipping their deletes saves a statement each.
     await writeIndexRowsBatch(s.trx, index(false), { replace: false });
     await writeIndexRowsBatch(s.trx, index(true), { replace: true });
-    return versions.map((x) => x.v);
+    return staged.map((x) => x.version);
   }
+
+  /**
+   * Writes versions without their index rows (the caller writes those, with the keys
+   * this resolves to: see `store.write`). They count towards the session's Provenance.
+   */
+  async writeVersions(s: WriteSession, versions: readonly NewVersion[]): Promise<number[]> {
+    for (const v of versions) s.targets.push(`${v.resourceType}/${v.id}/_history/${v.versionId}`);
+    return this.store.write(s.trx, versions);
+  }
+}
+
+/** A version ready to write: its row (JSON text with meta stamped) and its search index rows. */
+export interface StagedVersion {
+  version: NewVersion;
+  rows: IndexRows;
+}
+
+/**
+ * Stamps `resource` as version `versionId` written at `now`, serialises it and extracts
+ * its index rows: everything of a write that needs no database.
+ */
+export function stageVersion(resource: AnyResource, versionId: number, now: string, method: NewVersion['method']): StagedVersion {
+  const stamped = stamp(resource, versionId, now);
+  const version: NewVersion = {
+    resourceType: resource.resourceType,
+    id: resource.id as string,
+    versionId,
+    lastUpdated: now,
+    deleted: false,
+    content: JSON.stringify(stamped),
+    method,
+  };
+  return { version, rows: extractIndexRows(stamped) };
+}
+
+/**
+ * The same version renumbered as `versionId` (an import that finds the resource stored
+ * already). Its index rows stay valid: they do not depend on the version number.
+ */
+export function renumber(v: NewVersion, versionId: number, method: NewVersion['method']): NewVersion {
+  const content = JSON.stringify(stamp(JSON.parse(v.content) as AnyResource, versionId, v.lastUpdated));
+  return { ...v, versionId, content, method };
 }
 
 /** Sets id and meta of a version about to be stored; the rest is kept as sent. */

@@ -1,0 +1,61 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { SearchParameter } from 'fhir/r4';
+import { connect, type DatabaseLocation } from '../db/connect.js';
+import { useCustomSearchParameters } from '../search/registry.js';
+import { loadDefinitions, prepareFiles, type PrepareOptions } from './prepare.js';
+import { ImportIndex } from './scan.js';
+import type { ImportFile } from './types.js';
+import type { ToMain, ToWorker } from './pipeline.js';
+
+/**
+ * The preparing thread of `kiln import` (see prepare.ts and pipeline.ts): once the main
+ * thread has sent the first pass's index, it reads, resolves, validates and stages the
+ * files in order, and posts each unit to the main thread, never more than the main
+ * thread has asked for.
+ */
+
+export interface WorkerInput {
+  files: ImportFile[];
+  options: PrepareOptions;
+  location: DatabaseLocation;
+  /** The main thread's custom SearchParameters, so both threads index alike. */
+  searchParameters: readonly SearchParameter[];
+}
+
+const port = parentPort;
+if (!port) throw new Error('server/import/worker.ts runs as a worker thread');
+const input = workerData as WorkerInput;
+const post = (m: ToMain) => port.postMessage(m);
+
+let index: ImportIndex | undefined;
+let credit = 0;
+let wake: (() => void) | undefined;
+port.on('message', (m: ToWorker) => {
+  if ('index' in m) index = new ImportIndex(m.index);
+  else credit += m.credit;
+  wake?.();
+});
+const until = async (ready: () => boolean) => {
+  while (!ready()) await new Promise<void>((resolve) => (wake = resolve));
+};
+
+// While the main thread scans the files.
+useCustomSearchParameters(input.searchParameters);
+loadDefinitions();
+const db = connect(input.location.url, { schema: input.location.schema, poolMax: 1 });
+try {
+  await until(() => index !== undefined);
+  await prepareFiles(input.files, index as ImportIndex, input.options, db.knex, {
+    unit: async (file, unit, resources, lines) => {
+      await until(() => credit > 0);
+      credit--;
+      post({ type: 'unit', file, unit, resources, lines });
+    },
+    failed: (file, failure) => post({ type: 'failed', file, failure }),
+    fileDone: (file) => post({ type: 'file-done', file }),
+  });
+  post({ type: 'done' });
+} finally {
+  await db.close();
+  port.close();
+}
