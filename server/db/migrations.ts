@@ -2,7 +2,14 @@ import type { Knex } from 'knex';
 import { createAuthTables, dropAuthTables } from '../../smart/db/schema.js';
 import { createOptOutTable, dropOptOutTable } from '../../smart/optout.js';
 import { createSearchParamStatusTables, dropSearchParamStatusTables } from '../search/readiness-table.js';
-import { addItemColumns, createSearchTablesByTextId, dropItemColumns, keySearchTablesByRid, keySearchTablesByTextId } from '../search/schema.js';
+import {
+  addItemColumns,
+  createSearchTablesByTextId,
+  dropItemColumns,
+  keySearchTablesByRid,
+  keySearchTablesByTextId,
+  setReferenceUrlIndex,
+} from '../search/schema.js';
 import { addResourceKeys, dropResourceKeys, resourceColumns } from './keys.js';
 
 /**
@@ -86,6 +93,11 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
       await createSearchStatistics(knex);
     },
   },
+  // Reference rows without a url (local references) leave the url index (search/schema.ts).
+  '0009_reference_url_partial': {
+    up: (knex) => setReferenceUrlIndex(knex, true),
+    down: (knex) => setReferenceUrlIndex(knex, false),
+  },
 };
 
 /**
@@ -167,9 +179,14 @@ export async function migrateTo(knex: Knex, last: string): Promise<void> {
   }
 }
 
-/** Undoes the latest migration that ran (for tests of a migration's `down`). */
-export async function migrateDownOne(knex: Knex): Promise<void> {
-  await knex.migrate.down({ migrationSource: source });
+/** Undoes the migrations that ran, latest first, down to and including `name` (for tests of a migration's `down`). */
+export async function migrateDownThrough(knex: Knex, name: string): Promise<void> {
+  if (!(name in migrations)) throw new Error(`no migration ${name}`);
+  for (;;) {
+    const [done] = (await knex.migrate.list({ migrationSource: source })) as [{ name: string }[], unknown[]];
+    if (!done.some((m) => m.name === name)) return;
+    await knex.migrate.down({ migrationSource: source });
+  }
 }
 
 /** True when every known migration has run (for `/readyz`). */

@@ -118,12 +118,33 @@ async function createTable(knex: Knex, kind: IndexKind, name: string): Promise<v
   });
 }
 
+/**
+ * Indexes that leave out the rows whose named column is null (partial indexes, on both
+ * engines). A reference row has a `url` only when its reference is to another server;
+ * local references, nearly all of them, have none, and indexing their nulls only cost
+ * writes: a search by URL (`url = ?`) implies a url, so the planners still use the index.
+ * Migration `0009_reference_url_partial` makes it so on earlier databases.
+ */
+const NON_NULL_ONLY: Partial<Record<IndexKind, Record<string, string>>> = { reference: { url: 'url' } };
+
 /** Creates the indexes of one `search_*` table (after loading it, when rebuilding: a sorted build is faster than row by row). */
 async function createIndexes(knex: Knex, kind: IndexKind): Promise<void> {
   const table = SEARCH_TABLES[kind];
   await knex.schema.alterTable(table, (t) => {
     t.index(['rid'], `${table}_resource`);
-    for (const [suffix, columns] of Object.entries(INDEXES[kind])) t.index(columns, `${table}_${suffix}`);
+    for (const [suffix, columns] of Object.entries(INDEXES[kind])) {
+      const column = NON_NULL_ONLY[kind]?.[suffix];
+      t.index(columns, `${table}_${suffix}`, column ? { predicate: knex.whereNotNull(column) } : undefined);
+    }
+  });
+}
+
+/** Rebuilds the reference table's `url` index as a partial index (see `NON_NULL_ONLY`), or as a full one again. */
+export async function setReferenceUrlIndex(knex: Knex, partial: boolean): Promise<void> {
+  const table = SEARCH_TABLES.reference;
+  await dropIndexes(knex, table, ['url']);
+  await knex.schema.alterTable(table, (t) => {
+    t.index(INDEXES.reference.url, `${table}_url`, partial ? { predicate: knex.whereNotNull('url') } : undefined);
   });
 }
 

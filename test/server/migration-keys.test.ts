@@ -1,4 +1,4 @@
-import { migrate, migrateDownOne, migrateTo } from '../../server/db/migrations.js';
+import { migrate, migrateDownThrough, migrateTo } from '../../server/db/migrations.js';
 import { extractIndexRows } from '../../server/search/extract.js';
 import { SEARCH_TABLES } from '../../server/search/schema.js';
 import { INDEX_KINDS } from '../../server/search/types.js';
@@ -121,7 +121,7 @@ describe.each(engines())('migration 0008_resource_keys on %s', (engine) => {
   it('goes back down to rows keyed by type and id, and up again', async () => {
     const knex = database.db.knex;
     const before = await countRows(database);
-    await migrateDownOne(knex);
+    await migrateDownThrough(knex, '0008_resource_keys');
     expect(await knex.schema.hasColumn('resources', 'rid')).toBe(false);
     expect(await knex.schema.hasColumn(SEARCH_TABLES.token, 'resource_id')).toBe(true);
     expect(await countRows(database)).toBe(before);
