@@ -98,9 +98,13 @@ export function selectKeys(qb: QB, knex: Knex | Knex.Transaction, keys: SortKey[
   keys.forEach((k, i) => qb.select(knex.raw(`${k.sql} as "k${i}"`, k.bindings)));
 }
 
-/** Orders by the keys; `backwards` reverses every direction (a previous page is read in reverse). */
+/**
+ * Orders by the keys `selectKeys` selected, by their names (`k0`, `k1`, …): each key's
+ * subquery then runs once per row, not once for the select list and again for the
+ * order. `backwards` reverses every direction (a previous page is read in reverse).
+ */
 export function orderByKeys(qb: QB, keys: SortKey[], backwards: boolean): void {
-  for (const k of keys) qb.orderByRaw(`${k.sql} ${k.desc !== backwards ? 'desc' : 'asc'}`, k.bindings);
+  keys.forEach((k, i) => qb.orderByRaw(`"k${i}" ${k.desc !== backwards ? 'desc' : 'asc'}`));
 }
 
 /** Rows strictly after (or, `backwards`, before) the row whose keys are `values`, in key order. */
