@@ -5,7 +5,7 @@ import { listImportFiles } from './files.js';
 import { CommitFailed, CommitGroup } from './group.js';
 import { loadPrepared, type LoadContext } from './load.js';
 import { preparedUnits } from './pipeline.js';
-import { asFailure, fromFailureData, loadDefinitions, type PreparedUnit } from './prepare.js';
+import { asFailure, fromFailureData, type PreparedUnit } from './prepare.js';
 import { scanFiles } from './scan.js';
 import type { ImportFailure, ImportFile } from './types.js';
 
@@ -146,8 +146,6 @@ export async function importFiles(app: Core, files: ImportFile[], opts: ImportOp
         return index;
       };
       for await (const m of preparedUnits(app.db, files, { ndjsonChunk: chunk }, scan)) {
-        // This thread's definitions (for each unit's Provenance), while the next units are prepared.
-        loadDefinitions();
         if (m.type === 'unit') await load(reports[m.file], m.unit, m.resources, m.lines);
         else if (m.type === 'failed') fail(reports[m.file], fromFailureData(m.failure));
         else if (m.type === 'file-done') {

@@ -27,7 +27,7 @@ import { ImportFailure, type ImportEntry, type ImportFile } from './types.js';
 
 /** One resource of a prepared unit. */
 export interface PreparedItem {
-  /** A later entry of the import holds the same resource (see `load.ts`, `withoutSuperseded`). */
+  /** A later entry of the import holds the same resource (see `loadPrepared` in load.ts). */
   supersededLater: boolean;
   /** The resource as version 1, stamped at the unit's `now`. */
   version: NewVersion;

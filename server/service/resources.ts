@@ -124,24 +124,9 @@ export class ResourceService {
     items: { resource: AnyResource; previous: StoredVersion | undefined; method: NewVersion['method'] }[],
   ): Promise<NewVersion[]> {
     const staged = items.map(({ resource, previous, method }) => stageVersion(resource, (previous?.versionId ?? 0) + 1, s.now, method));
-    return this.putStaged(
-      s,
-      staged,
-      items.map((x) => x.previous !== undefined),
-    );
-  }
-
-  /**
-   * Writes versions made by `stageVersion` (here, or where the import prepares them),
-   * with their index rows. `replace[i]` says whether resource i has stored rows to drop.
-   */
-  async putStaged(s: WriteSession, staged: readonly StagedVersion[], replace: readonly boolean[]): Promise<NewVersion[]> {
-    const rids = await this.writeVersions(
-      s,
-      staged.map((x) => x.version),
-    );
-    const index = (wanted: boolean) =>
-      staged.flatMap(({ version: v, rows }, i) => (replace[i] === wanted ? [{ resourceType: v.resourceType, rid: rids[i], rows }] : []));
+    const rids = await this.writeVersions(s, staged.map((x) => x.version));
+    const index = (replace: boolean) =>
+      staged.flatMap(({ version: v, rows }, i) => ((items[i].previous !== undefined) === replace ? [{ resourceType: v.resourceType, rid: rids[i], rows }] : []));
     // New resources have no rows to replace: skipping their deletes saves a statement each.
     await writeIndexRowsBatch(s.trx, index(false), { replace: false });
     await writeIndexRowsBatch(s.trx, index(true), { replace: true });
@@ -150,7 +135,8 @@ export class ResourceService {
 
   /**
    * Writes versions without their index rows (the caller writes those, with the keys
-   * this resolves to: see `store.write`). They count towards the session's Provenance.
+   * this resolves to: see `store.write`; `kiln import` stages them on another thread).
+   * They count towards the session's Provenance.
    */
   async writeVersions(s: WriteSession, versions: readonly NewVersion[]): Promise<number[]> {
     for (const v of versions) s.targets.push(`${v.resourceType}/${v.id}/_history/${v.versionId}`);
