@@ -6,8 +6,9 @@ import { ImportFailure, type ImportEntry } from './types.js';
 /**
  * Resolving the references of an import to `Type/id`, from the import itself (its first
  * pass, `ImportIndex`) or, for what the import does not hold, from the database:
- * - `urn:uuid:X` → the entry whose fullUrl it is, else the stored resource with id X
- *   (the `resources_id` index exists for this lookup);
+ * - `urn:uuid:X` → the entry whose fullUrl it is, else the entry of the import with id X
+ *   (whatever its fullUrl, so that file order does not matter), else the stored resource
+ *   with id X (the `resources_id` index exists for this lookup);
  * - `Type?identifier=system|value` → the one resource of that type with that identifier,
  *   in the import or in the `search_token` rows of the `identifier` parameter;
  * - an absolute URL that is an entry's fullUrl → that entry; other URLs stay as written.
@@ -59,13 +60,17 @@ export class ReferenceResolver {
     return out;
   }
 
-  /** Resolves from the import's fullUrls; a `urn:` not found there is queued for the database. */
+  /** Resolves from the import's fullUrls, then its ids; a `urn:` not found there is queued for the database. */
   private fromIndex(value: string, byId: Map<string, string>): Resolution {
     const target = this.index.target(value);
     if (target === '') return { error: `${value} is the fullUrl of several different resources in this import` };
     if (target !== undefined) return { target };
     if (!isUrnReference(value)) return null;
-    byId.set(value.slice(value.indexOf(':', 4) + 1), value);
+    const id = value.slice(value.indexOf(':', 4) + 1);
+    const entry = this.index.byId(id);
+    if (entry === '') return { error: `${value} is ambiguous: entries of several types in this import have the id ${id}` };
+    if (entry !== undefined) return { target: entry };
+    byId.set(id, value);
     return { error: `${value} is neither the fullUrl of an entry of this import nor the id of a stored resource` };
   }
 

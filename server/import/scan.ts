@@ -26,6 +26,8 @@ export class ImportIndex {
   /** `Type|value` → ids, for `identifier=value` (any system). */
   private readonly byValue: Map<string, string | Set<string>>;
   private readonly lastSeen: Map<string, number>;
+  /** id → `Type/id` of the entries with that id; '' when entries of several types share it. */
+  private readonly ids: Map<string, string>;
   /** Resources found, for the progress ETA. */
   resources: number;
 
@@ -35,12 +37,14 @@ export class ImportIndex {
     this.bySystem = data?.bySystem ?? new Map();
     this.byValue = data?.byValue ?? new Map();
     this.lastSeen = data?.lastSeen ?? new Map();
+    this.ids = data?.ids ?? new Map();
     this.resources = data?.resources ?? 0;
   }
 
   /** The index as plain maps, which a worker thread's message carries as they are. */
   data(): ImportIndexData {
-    return { urls: this.urls, bySystem: this.bySystem, byValue: this.byValue, lastSeen: this.lastSeen, resources: this.resources };
+    const { urls, bySystem, byValue, lastSeen, ids, resources } = this;
+    return { urls, bySystem, byValue, lastSeen, ids, resources };
   }
 
   /** Records one entry. */
@@ -59,11 +63,21 @@ export class ImportIndex {
     }
     const last = this.lastSeen.get(key);
     if (last === undefined || last < entry.ordinal) this.lastSeen.set(key, entry.ordinal);
+    const same = this.ids.get(id as string);
+    this.ids.set(id as string, same === undefined || same === key ? key : '');
   }
 
   /** `Type/id` of the entry whose fullUrl is `url`; '' when several entries claim it. */
   target(url: string): string | undefined {
     return this.urls.get(url);
+  }
+
+  /**
+   * `Type/id` of the entries whose id is `id`, whatever their fullUrl; '' when entries of
+   * several types have it. A `urn:uuid:` that is no entry's fullUrl may name one of them.
+   */
+  byId(id: string): string | undefined {
+    return this.ids.get(id);
   }
 
   /** Ids of the resources of `type` with this identifier; `system` undefined matches any system. */
@@ -85,6 +99,7 @@ export interface ImportIndexData {
   bySystem: Map<string, string | Set<string>>;
   byValue: Map<string, string | Set<string>>;
   lastSeen: Map<string, number>;
+  ids: Map<string, string>;
   resources: number;
 }
 

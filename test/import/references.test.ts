@@ -52,6 +52,29 @@ describe.each(engines())('kiln import references (%s)', (engine) => {
     expect((await h.read('Observation', obs))?.text.div).toContain(`urn:uuid:${p}`);
   });
 
+  it.each([
+    ['patient first', ['p.json', 'o.json']],
+    ['observation first', ['o.json', 'p.json']],
+  ])('resolves urn:uuid:X to the entry of the import with id X, whatever its fullUrl (%s)', async (_name, order) => {
+    const [p, obs] = [uuid(), uuid()];
+    files.json('p.json', bundle([{ fullUrl: `https://example.org/fhir/Patient/${p}`, resource: { resourceType: 'Patient', ...patient('Elsewhere') }, request: { method: 'PUT', url: `Patient/${p}` } }]));
+    files.json('o.json', bundle([uuidEntry('Observation', obs, observation(`urn:uuid:${p}`))]));
+    const summary = await h.run(order.map((n) => files.path(n)));
+    expect(summary.failed).toEqual([]);
+    expect((await h.read('Observation', obs))?.subject.reference).toBe(`Patient/${p}`);
+  });
+
+  it('fails the file of a urn:uuid:X that entries of two types have as their id', async () => {
+    const [x, obs] = [uuid(), uuid()];
+    const put = (type: string, body: Record<string, unknown>) => ({ fullUrl: `https://example.org/fhir/${type}/${x}`, resource: { resourceType: type, ...body }, request: { method: 'PUT', url: `${type}/${x}` } });
+    files.json('a.json', bundle([put('Patient', patient('Twin')), put('Practitioner', { name: [{ family: 'Twin' }] })]));
+    const bad = files.json('b.json', bundle([uuidEntry('Observation', obs, observation(`urn:uuid:${x}`))]));
+    const summary = await h.run([files.dir]);
+    expect(summary.failed.map((f) => f.file.path)).toEqual([bad]);
+    expect(summary.failed[0].failure?.message).toContain(`urn:uuid:${x} is ambiguous`);
+    expect(await h.read('Observation', obs)).toBeUndefined();
+  });
+
   it('resolves urn:uuid references to resources an earlier import stored', async () => {
     const p = uuid();
     await h.run([files.json('first/p.json', bundle([uuidEntry('Patient', p, patient('Earlier'))]))]);
