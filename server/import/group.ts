@@ -12,8 +12,8 @@ import { takeWriteLock } from '../db/transaction.js';
  * cut the write volume, and the import time, by about half (docs/benchmarks.md).
  *
  * The promises of one transaction per file still hold:
- * - A unit is checked before it writes (`prepare`: references resolved, resources
- *   validated), and a unit that fails there has written nothing; the group goes on.
+ * - A unit comes checked (prepare.ts: references resolved, resources validated): a file
+ *   that fails its checks never reaches the group.
  * - A unit that fails while writing (`load`) would leave part of itself in the shared
  *   transaction. The group is then rolled back and its earlier units loaded again, each
  *   in a savepoint (https://sqlite.org/lang_savepoint.html,
@@ -34,9 +34,7 @@ import { takeWriteLock } from '../db/transaction.js';
 export interface GroupUnit<T, P> {
   /** Resources it holds, counted towards the group's size. */
   resources: number;
-  /** Checks and reads; writes nothing. */
-  prepare?: (trx: Knex.Transaction) => Promise<void>;
-  /** The writes. Runs again, with `prepare`, if another unit of the group fails while writing. */
+  /** The writes. Runs again if another unit of the group fails while writing. */
   load: (trx: Knex.Transaction) => Promise<T>;
   /** What to report of it once the group has committed. */
   done: (result: T) => P;
@@ -52,16 +50,10 @@ export class CommitGroup<P> {
   /** Each unit in a savepoint, after a failure, until the next commit. */
   private careful = false;
 
-  /**
-   * `cleanFailure` tells a failure of `prepare` that leaves the transaction as it was (a
-   * check that failed) from one that may not (a database error: on PostgreSQL a failed
-   * statement aborts the whole transaction); the group recovers from the latter.
-   */
   constructor(
     private readonly db: Database,
     private readonly maxResources: number,
     private readonly maxMs = 1000,
-    private readonly cleanFailure: (err: unknown) => boolean = () => false,
   ) {}
 
   /**
@@ -70,12 +62,6 @@ export class CommitGroup<P> {
    */
   async run<T>(unit: GroupUnit<T, P>): Promise<T> {
     const trx = await this.open();
-    try {
-      await unit.prepare?.(trx);
-    } catch (err) {
-      if (!this.cleanFailure(err)) await this.recover();
-      throw err;
-    }
     let result: T;
     try {
       result = this.careful ? await trx.transaction((sp) => unit.load(sp)) : await unit.load(trx);
@@ -129,10 +115,7 @@ export class CommitGroup<P> {
     this.careful = true;
     for (const { unit } of units) {
       try {
-        const result = await again.transaction(async (sp) => {
-          await unit.prepare?.(sp);
-          return unit.load(sp);
-        });
+        const result = await again.transaction((sp) => unit.load(sp));
         this.resources += unit.resources;
         this.units.push({ unit, result });
       } catch (err) {

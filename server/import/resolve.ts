@@ -30,7 +30,8 @@ export class ReferenceResolver {
    * Rewrites, in place, every reference of `entries` that names an entry of the import
    * or a stored resource. Throws `ImportFailure` naming the entry and element of the
    * first reference that cannot be resolved. Stored resources are looked up through
-   * `knex`: the import's transaction, which also sees what it has loaded so far.
+   * `knex`, the preparing thread's own connection: what is committed (entries of the
+   * import itself resolve from its index, whether they are written yet or not).
    */
   async rewrite(knex: Knex, entries: ImportEntry[]): Promise<void> {
     const sites: ReferenceSite[] = [];
