@@ -61,8 +61,25 @@ export async function runBulk(db: Knex | Knex.Transaction, sql: string, bindings
 }
 
 /** `(?, ?, …), (?, ?, …)`: `rows` tuples of `width` placeholders. */
-export function placeholders(rows: number, width: number): string {
+function placeholders(rows: number, width: number): string {
   return new Array<string>(rows).fill(`(${new Array<string>(width).fill('?').join(', ')})`).join(', ');
+}
+
+/** The texts `insertSql` made, by shape: a few per table (see `runRows`). */
+const insertTexts = new Map<string, string>();
+
+/**
+ * `insert into "table" ("column", …) values (?, …), … <suffix>` of `rows` rows, made once
+ * per shape so that the statements `runRows` sends are the same strings each time.
+ */
+export function insertSql(table: string, columns: readonly string[], rows: number, suffix = ''): string {
+  const key = `${table}|${columns.join(',')}|${rows}|${suffix}`;
+  let sql = insertTexts.get(key);
+  if (sql === undefined) {
+    sql = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${placeholders(rows, columns.length)}${suffix && ` ${suffix}`}`;
+    insertTexts.set(key, sql);
+  }
+  return sql;
 }
 
 /**

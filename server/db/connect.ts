@@ -73,14 +73,12 @@ export interface ConnectOptions {
  * the same process wait on each other while blocking the event loop.
  */
 export function connect(databaseUrl: string, opts: ConnectOptions = {}): Database {
-  if (databaseUrl.startsWith('sqlite:')) {
-    const db = connectSqlite(databaseUrl.slice('sqlite:'.length));
-    return db.reader ? { ...db, location: { url: databaseUrl } } : db;
-  }
-  return { ...connectPostgres(databaseUrl, opts), location: { url: databaseUrl, schema: opts.schema } };
+  if (databaseUrl.startsWith('sqlite:')) return connectSqlite(databaseUrl);
+  return connectPostgres(databaseUrl, opts);
 }
 
-function connectSqlite(path: string): Database {
+function connectSqlite(url: string): Database {
+  const path = url.slice('sqlite:'.length);
   const filename = path === ':memory:' || path === '' ? ':memory:' : resolve(path);
   if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
   const knex = knexFactory({
@@ -112,6 +110,7 @@ function connectSqlite(path: string): Database {
     knex,
     engine: 'sqlite',
     reader,
+    location: filename === ':memory:' ? undefined : { url },
     close: async () => {
       reader?.close();
       await knex.destroy();
@@ -200,5 +199,5 @@ function connectPostgres(url: string, opts: ConnectOptions): Database {
     searchPath: opts.schema ? [opts.schema] : undefined,
     pool: { min: 0, max: opts.poolMax ?? 10 },
   });
-  return { knex, engine: 'postgres', close: () => knex.destroy() };
+  return { knex, engine: 'postgres', location: { url, schema: opts.schema }, close: () => knex.destroy() };
 }

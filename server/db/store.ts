@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { placeholders, runRows } from './bulk.js';
+import { insertSql, runRows } from './bulk.js';
 import { DATA_VERSION_COLUMN, type Database, type Engine } from './connect.js';
 
 /** One stored version of a resource, as kept in `resources` and `resource_history`. */
@@ -82,37 +82,17 @@ function versionValues(v: StoredVersion): Knex.Value[] {
 /** Rows per multi-row statement of `write` (bulk.ts `runRows`); 64 rows bind 448 values. */
 const WRITE_ROWS = [64, 8, 1] as const;
 
-/** The text of each statement of `write`, by kind and row count, made once. */
-const statements = new Map<string, string>();
-
-function cached(key: string, make: () => string): string {
-  let sql = statements.get(key);
-  if (sql === undefined) statements.set(key, (sql = make()));
-  return sql;
-}
-
-/** `insert into resource_history … values …` of `rows` rows. */
-function historyInsert(rows: number): string {
-  return cached(`history:${rows}`, () => {
-    const columns = [...COLUMNS, 'method'];
-    return `insert into "resource_history" (${columns.map((c) => `"${c}"`).join(', ')}) values ${placeholders(rows, columns.length)}`;
-  });
-}
+const HISTORY_COLUMNS = [...COLUMNS, 'method'];
 
 /**
- * The upsert of `rows` current versions, reporting each row's key. `RETURNING` is in
- * both engines (SQLite since 3.35); rows are matched back by type and id, since neither
+ * Current versions are upserted, reporting each row's key. `RETURNING` is in both
+ * engines (SQLite since 3.35); rows are matched back by type and id, since neither
  * promises to return them in the order of VALUES.
  */
-function currentUpsert(rows: number): string {
-  return cached(`current:${rows}`, () => {
-    const set = ['version_id', 'last_updated', 'deleted', 'content'].map((c) => `"${c}" = excluded."${c}"`).join(', ');
-    return (
-      `insert into "resources" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${placeholders(rows, COLUMNS.length)} ` +
-      `on conflict ("resource_type", "id") do update set ${set} returning "resource_type", "id", "rid"`
-    );
-  });
-}
+const UPSERT =
+  `on conflict ("resource_type", "id") do update set ` +
+  ['version_id', 'last_updated', 'deleted', 'content'].map((c) => `"${c}" = excluded."${c}"`).join(', ') +
+  ` returning "resource_type", "id", "rid"`;
 
 /**
  * The resource tables: current versions in `resources`, every version in
@@ -179,8 +159,8 @@ export class ResourceStore {
    */
   async write(trx: Knex.Transaction, versions: readonly NewVersion[]): Promise<number[]> {
     const history = versions.flatMap((v) => [...versionValues(v), v.method]);
-    await runRows(trx, history, COLUMNS.length + 1, WRITE_ROWS, historyInsert);
-    const current = await runRows(trx, versions.flatMap(versionValues), COLUMNS.length, WRITE_ROWS, currentUpsert);
+    await runRows(trx, history, HISTORY_COLUMNS.length, WRITE_ROWS, (rows) => insertSql('resource_history', HISTORY_COLUMNS, rows));
+    const current = await runRows(trx, versions.flatMap(versionValues), COLUMNS.length, WRITE_ROWS, (rows) => insertSql('resources', COLUMNS, rows, UPSERT));
     const keys = new Map<string, number>();
     for (const r of current as { resource_type: string; id: string; rid: number | string }[]) keys.set(`${r.resource_type}/${r.id}`, Number(r.rid));
     return versions.map((v) => keys.get(`${v.resourceType}/${v.id}`) as number);

@@ -127,15 +127,18 @@ async function createTable(knex: Knex, kind: IndexKind, name: string): Promise<v
  */
 const NON_NULL_ONLY: Partial<Record<IndexKind, Record<string, string>>> = { reference: { url: 'url' } };
 
+/** knex's options for index `suffix` of `kind`'s table: its predicate if it is partial. */
+function indexOptions(knex: Knex, kind: IndexKind, suffix: string): { predicate: Knex.QueryBuilder } | undefined {
+  const column = NON_NULL_ONLY[kind]?.[suffix];
+  return column ? { predicate: knex.whereNotNull(column) } : undefined;
+}
+
 /** Creates the indexes of one `search_*` table (after loading it, when rebuilding: a sorted build is faster than row by row). */
 async function createIndexes(knex: Knex, kind: IndexKind): Promise<void> {
   const table = SEARCH_TABLES[kind];
   await knex.schema.alterTable(table, (t) => {
     t.index(['rid'], `${table}_resource`);
-    for (const [suffix, columns] of Object.entries(INDEXES[kind])) {
-      const column = NON_NULL_ONLY[kind]?.[suffix];
-      t.index(columns, `${table}_${suffix}`, column ? { predicate: knex.whereNotNull(column) } : undefined);
-    }
+    for (const [suffix, columns] of Object.entries(INDEXES[kind])) t.index(columns, `${table}_${suffix}`, indexOptions(knex, kind, suffix));
   });
 }
 
@@ -144,7 +147,7 @@ export async function setReferenceUrlIndex(knex: Knex, partial: boolean): Promis
   const table = SEARCH_TABLES.reference;
   await dropIndexes(knex, table, ['url']);
   await knex.schema.alterTable(table, (t) => {
-    t.index(INDEXES.reference.url, `${table}_url`, partial ? { predicate: knex.whereNotNull('url') } : undefined);
+    t.index(INDEXES.reference.url, `${table}_url`, partial ? indexOptions(knex, 'reference', 'url') : undefined);
   });
 }
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { placeholders, runRows } from '../db/bulk.js';
+import { insertSql, runRows } from '../db/bulk.js';
 import { SEARCH_TABLES, VALUE_COLUMNS } from './schema.js';
 import { INDEX_KINDS, type IndexKind, type IndexRows } from './types.js';
 
@@ -102,22 +102,8 @@ export function setRowKeys(bindings: IndexBindings, rids: readonly (number | und
 /** Inserts all rows of `bindings` in multi-row statements of the `STATEMENT_ROWS` sizes. */
 export async function insertIndexBindings(db: Knex | Knex.Transaction, bindings: IndexBindings): Promise<void> {
   for (const kind of INDEX_KINDS) {
-    await runRows(db, bindings[kind], COLUMNS[kind].length, STATEMENT_ROWS, (rows) => insertStatement(kind, rows));
+    await runRows(db, bindings[kind], COLUMNS[kind].length, STATEMENT_ROWS, (rows) => insertSql(SEARCH_TABLES[kind], COLUMNS[kind], rows));
   }
-}
-
-/** The text of each `insert into search_<kind> … values` of `rows` rows, made once. */
-const statements = new Map<string, string>();
-
-function insertStatement(kind: IndexKind, rows: number): string {
-  const key = `${kind}:${rows}`;
-  let sql = statements.get(key);
-  if (sql === undefined) {
-    const columns = COLUMNS[kind];
-    sql = `insert into "${SEARCH_TABLES[kind]}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${placeholders(rows, columns.length)}`;
-    statements.set(key, sql);
-  }
-  return sql;
 }
 
 /** Deletes the rows of the resources with these keys: per table, one statement per chunk of keys. */
