@@ -23,5 +23,6 @@ const fixed: Authorization = {
 // Replaced before the server listens, so that no request ever meets the real check.
 const running = await serve(loadConfig(), async (app) => {
   app.smart.bearer.authenticate = async () => ({ ...fixed });
+  app.smart.bearer.provisional = async () => ({ auth: { ...fixed } });
 });
 stopOnSignals(running);

@@ -64,7 +64,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   };
   const fhir = fhirApi(contextFor, config.basePath, config.maxBodyBytes, {
     authenticate: (header) => smart.bearer.authenticate(header),
-    provisional: (header) => smart.bearer.provisional(header),
+    provisional: (header, reportsVersion) => smart.bearer.provisional(header, reportsVersion),
     actorOf: (auth) => actorOf(auth, config.issuer),
   });
   const wellKnown = `${config.basePath}/.well-known/smart-configuration`;

@@ -3,6 +3,7 @@ import type { Actor } from '../server/service/types.js';
 import type { Database } from '../server/db/connect.js';
 import { FhirError, issue } from '../server/errors.js';
 import { AUTH_TABLES } from './db/schema.js';
+import { AUTH_VERSION_COLUMN, AUTH_VERSION_SQL } from '../server/db/auth-version.js';
 import { hasOptedOut } from './optout.js';
 
 /**
@@ -22,6 +23,8 @@ interface TokenRow {
   /** The grant's own id when it still exists (and its expiry); null once it is revoked. */
   grant_found: string | null;
   grant_expires_at: number | string | null;
+  /** PostgreSQL: the authorization state's version the row was read with (server/db/auth-version.ts). */
+  kiln_auth_version?: number | string;
 }
 
 /** The token's payload as oidc-provider stored it (the parts read here). */
@@ -40,6 +43,9 @@ const SQL =
   `from ${M} m left join ${AUTH_TABLES.clients} c on c.client_id = m.client_id left join ${AUTH_TABLES.users} u on u.id = m.account_id ` +
   `left join ${M} g on g.kind = 'Grant' and g.id = m.grant_id ` +
   `where m.kind in ('AccessToken', 'ClientCredentials') and m.id = ?`;
+
+/** The same on PostgreSQL, with the version of the authorization state in the same snapshot. */
+const VERSIONED_SQL = SQL.replace(' from ', `, ${AUTH_VERSION_SQL} as ${AUTH_VERSION_COLUMN} from `);
 
 /** Most remembered token checks; past it the memory starts over. */
 const MAX_CHECKED = 10_000;
@@ -81,7 +87,10 @@ export class BearerCheck {
    * unchanged (see `reader.version()`) and the token unexpired: any commit anywhere (a
    * revocation, a disabled client, an opt-out, but also any FHIR write) empties it in
    * effect, so a change still takes effect on the very next request. On PostgreSQL an
-   * answer is never taken alone: `provisional` uses it only while the check runs again.
+   * answer is valid while the authorization state's version is unchanged
+   * (server/db/auth-version.ts), which only changes that could end a token raise; it is
+   * never taken alone: `provisional` uses it while the request's own statement or a
+   * check run beside it proves it still holds.
    */
   private readonly checked = new Map<string, { auth: Authorization; until: number; version: number | undefined }>();
 
@@ -97,12 +106,26 @@ export class BearerCheck {
    * nothing was committed since it was remembered, usually without a statement of its
    * own, because the request's read reported `data_version` (see `Reader`). When that
    * fails, `confirm` checks the token afresh and throws its 401.
+   *
+   * On PostgreSQL, `reportsVersion` says that the request's main statement will select
+   * the authorization state's version (a read by id, a search page): `confirm` then
+   * takes the answer when that statement, begun after this call, saw the version the
+   * answer was read with. Other requests check the token beside their work.
    */
-  async provisional(header: string | undefined): Promise<{ auth: Authorization; confirm?: () => Promise<void> }> {
+  async provisional(header: string | undefined, reportsVersion = false): Promise<{ auth: Authorization; confirm?: () => Promise<void> }> {
     const token = bearerToken(this.realm, header);
     const reader = this.db.reader;
     const hit = this.checked.get(token);
     if (!hit || hit.until <= Date.now()) return { auth: await this.check(token) };
+    const watch = this.db.authVersion;
+    if (!reader && watch && reportsVersion && hit.version !== undefined) {
+      const mark = watch.mark();
+      const version = hit.version;
+      const confirm = async () => {
+        if (!watch.unchangedSince(mark, version)) await this.check(token);
+      };
+      return { auth: hit.auth, confirm };
+    }
     if (!reader) {
       // PostgreSQL: what a token grants never changes, only whether it still works. The
       // check runs beside the request's own queries, on another connection, instead of
@@ -122,11 +145,12 @@ export class BearerCheck {
 
   private async check(token: string): Promise<Authorization> {
     // Read before the lookup: a commit between the two then makes the entry stale, never wrong.
-    const version = this.db.reader?.version();
-    const hit = version === undefined ? undefined : this.checked.get(token);
-    if (hit && hit.version === version && hit.until > Date.now()) return hit.auth;
+    const readVersion = this.db.reader?.version();
+    const hit = readVersion === undefined ? undefined : this.checked.get(token);
+    if (hit && hit.version === readVersion && hit.until > Date.now()) return hit.auth;
     const row = await this.find(token);
     const payload = this.usable(row);
+    const version = readVersion ?? (row?.kiln_auth_version === undefined ? undefined : Number(row.kiln_auth_version));
     const patient = payload.extra?.patient;
     if (patient !== undefined && (await hasOptedOut(this.db, patient))) {
       throw unauthorized(this.realm, "The patient in this token's context has opted out of access through apps", 'invalid_token');
@@ -153,7 +177,14 @@ export class BearerCheck {
   private async find(token: string): Promise<TokenRow | undefined> {
     if (token.length > 512) return undefined;
     if (this.db.reader) return this.db.reader.get(SQL, [token]) as TokenRow | undefined;
-    const { rows } = (await this.db.knex.raw(SQL, [token])) as { rows: TokenRow[] };
+    const watch = this.db.authVersion;
+    if (!watch) {
+      const { rows } = (await this.db.knex.raw(SQL, [token])) as { rows: TokenRow[] };
+      return rows[0];
+    }
+    const ticket = watch.begin();
+    const { rows } = (await this.db.knex.raw(VERSIONED_SQL, [token])) as { rows: TokenRow[] };
+    watch.saw(ticket, rows[0]?.kiln_auth_version);
     return rows[0];
   }
 

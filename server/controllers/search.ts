@@ -44,7 +44,8 @@ export const search: Controller = async (req, ctx) => {
   const allowed = asWhere(rows);
   if (allowed) plan.filters.wheres.push(allowed);
   plan.includeFilter = includeFilter(access);
-  const result = await inReadTransaction(ctx, needsSnapshot(plan), (exec) => runSearch(exec, plan, ctx.config.baseUrl));
+  // Only a statement outside any transaction may report the authorization version (db/auth-version.ts).
+  const result = await inReadTransaction(ctx, needsSnapshot(plan), (exec) => runSearch(exec, plan, ctx.config.baseUrl, exec === ctx.db.knex ? ctx.db.authVersion : undefined));
   return { status: 200, body: bundleText(plan, result, ctx.config.baseUrl, path, types) };
 };
 

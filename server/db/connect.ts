@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import knexFactory, { type Knex } from 'knex';
+import { AuthVersionWatch } from './auth-version.js';
 
 /** The two storage engines; one schema and one query builder serve both. */
 export type Engine = 'sqlite' | 'postgres';
@@ -15,6 +16,11 @@ export interface Database {
    * writer; the main connection may be inside another request's transaction.
    */
   reader?: Reader;
+  /**
+   * PostgreSQL only: the versions of the authorization state that statements of this
+   * process saw (db/auth-version.ts), the token check's proof that nothing changed.
+   */
+  authVersion?: AuthVersionWatch;
   /** How to open the same database from another thread or process; undefined for an in-memory SQLite database. */
   location?: DatabaseLocation;
   close(): Promise<void>;
@@ -199,5 +205,5 @@ function connectPostgres(url: string, opts: ConnectOptions): Database {
     searchPath: opts.schema ? [opts.schema] : undefined,
     pool: { min: 0, max: opts.poolMax ?? 10 },
   });
-  return { knex, engine: 'postgres', location: { url, schema: opts.schema }, close: () => knex.destroy() };
+  return { knex, engine: 'postgres', authVersion: new AuthVersionWatch(), location: { url, schema: opts.schema }, close: () => knex.destroy() };
 }

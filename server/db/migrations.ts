@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { createAuthTables, dropAuthTables } from '../../smart/db/schema.js';
 import { createOptOutTable, dropOptOutTable } from '../../smart/optout.js';
+import { createAuthVersion, dropAuthVersion } from '../../smart/db/auth-version.js';
 import { createSearchParamStatusTables, dropSearchParamStatusTables } from '../search/readiness-table.js';
 import {
   addItemColumns,
@@ -97,6 +98,11 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
   '0009_reference_url_partial': {
     up: (knex) => setReferenceUrlIndex(knex, true),
     down: (knex) => setReferenceUrlIndex(knex, false),
+  },
+  // PostgreSQL: a version of the authorization state, raised by triggers (db/auth-version.ts).
+  '0010_auth_version': {
+    up: createAuthVersion,
+    down: dropAuthVersion,
   },
 };
 

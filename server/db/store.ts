@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { insertSql, runRows } from './bulk.js';
 import { DATA_VERSION_COLUMN, type Database, type Engine } from './connect.js';
+import { AUTH_VERSION_COLUMN, AUTH_VERSION_TABLE } from './auth-version.js';
 
 /** One stored version of a resource, as kept in `resources` and `resource_history`. */
 export interface StoredVersion {
@@ -61,6 +62,15 @@ const READ_SQL = `select ${COLUMNS.map((c) => `"${c}"`).join(', ')} from "resour
  */
 const READER_READ_SQL = `select ${COLUMNS.map((c) => `"${c}"`).join(', ')}, (select data_version from pragma_data_version) as ${DATA_VERSION_COLUMN} from "resources" where "resource_type" = ? and "id" = ?`;
 
+/**
+ * The same on PostgreSQL outside a transaction, also reporting the authorization state's
+ * version (db/auth-version.ts): always one row, with null columns when there is no such
+ * resource, so that a 404 carries the version too.
+ */
+const VERSIONED_READ_SQL =
+  `select ${COLUMNS.map((c) => `r."${c}"`).join(', ')}, v."version" as ${AUTH_VERSION_COLUMN} ` +
+  `from "${AUTH_VERSION_TABLE}" v left join "resources" r on r."resource_type" = ? and r."id" = ? where v."id" = 1`;
+
 function fromRow(r: Row): StoredVersion {
   return {
     resourceType: r.resource_type,
@@ -113,6 +123,13 @@ export class ResourceStore {
     if (reader && db === this.database.knex) {
       const row = reader.get(READER_READ_SQL, [resourceType, id]) as Row | undefined;
       return row ? fromRow(row) : undefined;
+    }
+    const watch = this.database.authVersion;
+    if (watch && db === this.database.knex) {
+      const ticket = watch.begin();
+      const { rows } = (await db.raw(VERSIONED_READ_SQL, [resourceType, id])) as { rows: (Row & Record<string, unknown>)[] };
+      watch.saw(ticket, rows[0]?.[AUTH_VERSION_COLUMN]);
+      return rows[0] && rows[0].id !== null ? fromRow(rows[0]) : undefined;
     }
     const result = await db.raw(READ_SQL, [resourceType, id]);
     const rows: Row[] = Array.isArray(result) ? result : result.rows;

@@ -16,7 +16,7 @@ export interface Authenticator {
    * For a request that writes nothing: may answer before the check is complete, with a
    * `confirm` to await after the work and before anything is sent; it throws the 401.
    */
-  provisional?(header: string | undefined): Promise<{ auth: Authorization; confirm?: () => Promise<void> }>;
+  provisional?(header: string | undefined, reportsVersion: boolean): Promise<{ auth: Authorization; confirm?: () => Promise<void> }>;
   actorOf(auth: Authorization): Actor;
 }
 
@@ -28,6 +28,15 @@ function isPublic(method: string, path: string[]): boolean {
 /** GET and HEAD, except operations (`$export` starts a job even when called with GET). */
 function writesNothing(method: string, path: string[]): boolean {
   return (method === 'GET' || method === 'HEAD') && !path.some((segment) => segment.startsWith('$'));
+}
+
+/**
+ * Reads by id and searches (type, system, compartment): the GETs whose main statement
+ * also reports the authorization state's version on PostgreSQL (db/auth-version.ts), so
+ * that a remembered token answer needs no statement of its own.
+ */
+function reportsVersion(path: string[]): boolean {
+  return path.length <= 3 && !path.some((segment) => segment.startsWith('_'));
 }
 
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
@@ -54,7 +63,7 @@ export function fhirApi(contextFor: ContextFactory, basePath: string, maxBodyByt
       let confirm: (() => Promise<void>) | undefined;
       if (!isPublic(fhirReq.method, path)) {
         if (auth.provisional && writesNothing(fhirReq.method, path)) {
-          ({ auth: ctx.auth, confirm } = await auth.provisional(req.headers.authorization));
+          ({ auth: ctx.auth, confirm } = await auth.provisional(req.headers.authorization, reportsVersion(path)));
         } else {
           ctx.auth = await auth.authenticate(req.headers.authorization);
         }

@@ -17,6 +17,11 @@ const MERGED_RANK = 2.5;
  * still has its own condition; this one only adds what they imply together, so that the
  * search can be driven from the `_lookup` index bounded on both sides instead of from
  * either open-ended half (https://hl7.org/fhir/R4/search.html#date).
+ *
+ * The occurrences' own conditions are implied by this one, but dropping them made
+ * PostgreSQL expect many more matches (it multiplies the selectivities of `start < …`
+ * and `end > …` as if independent) and walk every Observation of the Synthea set in key
+ * order for a one-day window: 6.5 ms where the plan with them reads the index in 1.5 ms.
  */
 export function mergedDateRanges(env: QueryEnv, owner: Owner, types: string[] | undefined, used: readonly Occurrence[]): Where[] {
   if (types?.length !== 1) return [];

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { AUTH_VERSION_COLUMN, AUTH_VERSION_SQL, type AuthVersionWatch } from '../../db/auth-version.js';
 import { badRequest } from '../../errors.js';
 import { resolveIncludes, type ResourceRow } from './include.js';
 import { ROOT, type SearchPlan } from './plan.js';
@@ -60,10 +61,18 @@ export function pageQuery(exec: Exec, plan: SearchPlan): QB {
   return checkSize(q.limit(plan.count + 1));
 }
 
-/** One page in sort order, with whether more rows lie beyond it in the reading direction. */
-async function page(exec: Exec, plan: SearchPlan): Promise<{ rows: KeyedRow[]; more: boolean }> {
+/**
+ * One page in sort order, with whether more rows lie beyond it in the reading direction.
+ * With `watch` (PostgreSQL, `exec` outside any transaction) its rows also carry the
+ * authorization state's version, for the token check (db/auth-version.ts).
+ */
+async function page(exec: Exec, plan: SearchPlan, watch?: AuthVersionWatch): Promise<{ rows: KeyedRow[]; more: boolean }> {
   const backwards = plan.cursor?.backwards ?? false;
-  const rows = (await pageQuery(exec, plan)) as KeyedRow[];
+  const q = pageQuery(exec, plan);
+  const ticket = watch?.begin();
+  if (watch) q.select(exec.raw(`${AUTH_VERSION_SQL} as ${AUTH_VERSION_COLUMN}`));
+  const rows = (await q) as KeyedRow[];
+  if (watch) watch.saw(ticket as number, rows[0]?.[AUTH_VERSION_COLUMN]);
   const more = rows.length > plan.count;
   const kept = rows.slice(0, plan.count);
   return { rows: backwards ? kept.reverse() : kept, more };
@@ -86,9 +95,9 @@ export async function countMatches(exec: Exec, plan: Pick<SearchPlan, 'types' | 
   return Number(row?.n ?? 0);
 }
 
-/** Runs the search; see the module comment for `exec`. */
-export async function runSearch(exec: Exec, plan: SearchPlan, baseUrl: string): Promise<SearchResult> {
-  const { rows, more } = plan.count > 0 ? await page(exec, plan) : { rows: [], more: false };
+/** Runs the search; see the module comment for `exec`, and `page` for `watch`. */
+export async function runSearch(exec: Exec, plan: SearchPlan, baseUrl: string, watch?: AuthVersionWatch): Promise<SearchResult> {
+  const { rows, more } = plan.count > 0 ? await page(exec, plan, watch) : { rows: [], more: false };
   const total = plan.total === 'none' ? undefined : await countMatches(exec, plan);
   const included = plan.includes.length > 0 && rows.length > 0 ? await resolveIncludes(exec, plan.includes, rows, baseUrl, plan.includeFilter) : { rows: [], truncated: false };
   return {
