@@ -40,7 +40,10 @@ export async function createAuthVersion(knex: Knex): Promise<void> {
     t.bigInteger('version').notNullable();
   });
   await knex(AUTH_VERSION_TABLE).insert({ id: 1, version: 0 });
-  const bump = `update "${AUTH_VERSION_TABLE}" set "version" = "version" + 1 where "id" = 1`;
+  // In the schema of the table that fired: a trigger runs with the search_path of whoever
+  // changes the table, which may be an operator's psql session that names Kiln's tables
+  // in full, and the schema may be renamed or restored under another name.
+  const bump = `execute format('update %I.${AUTH_VERSION_TABLE} set version = version + 1 where id = 1', TG_TABLE_SCHEMA)`;
   await knex.raw(`create function ${BUMP}() returns trigger language plpgsql as $$ begin ${bump}; return null; end $$`);
   // Statement-level, with the old rows as a table: a sweep deleting thousands of rows
   // raises the version once, and sessions or interactions changing raise it not at all.

@@ -64,6 +64,17 @@ describe('migration 0010_auth_version on sqlite', () => {
     expect(await raised(() => models().whereIn('id', more.map((m) => m.token)).where({ kind: 'AccessToken' }).delete())).toBe(1);
   });
 
+  it('is raised by a change made by hand in another search_path', async () => {
+    const knex = t.app.db.knex;
+    const schema = (await knex.raw('select current_schema() as s')).rows[0].s as string;
+    const change = () =>
+      knex.transaction(async (trx) => {
+        await trx.raw('set local search_path to public');
+        await trx.raw('update ??.?? set status = status', [schema, AUTH_TABLES.clients]);
+      });
+    expect(await raised(change)).toBe(1);
+  });
+
   it('is not raised by what leaves every token as it was', async () => {
     const row = { kind: 'Session', id: 'auth-version-session', payload: '{}', expires_at: Date.now() + 60_000 };
     expect(await raised(() => models().insert(row))).toBe(0);
