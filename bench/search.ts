@@ -2,8 +2,9 @@
  * Search latency and throughput over a loaded database, for the searches FHIR apps run
  * most. Each query is first timed one request at a time (p50/p95 over --samples, after
  * 20 untimed requests), then
- * driven by autocannon (10 connections) for throughput. The baseline in the same run is
- * a read by id on the same server. Every request carries a Bearer token of a backend
+ * driven by autocannon (10 connections) for throughput. The baselines in the same run
+ * are a bare node:http server answering the bytes of a read (the floor of this client on
+ * this machine, `bench/bare-server.ts`) and a read by id on the same server. Every request carries a Bearer token of a backend
  * client registered for the run (`system/*.rs`, through `kiln clients add`); the load
  * runs get a fresh token each.
  *
@@ -20,7 +21,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { connect } from '../server/db/connect.js';
 import { explainSearch } from './explain.js';
-import { BackendAuth, checkRunLength, compiledServer, startKiln } from './lib.js';
+import type { ChildProcess } from 'node:child_process';
+import { BackendAuth, checkRunLength, compiledServer, freePort, startKiln, startNode, waitFor } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,7 +70,7 @@ const WARM_UP = 20;
 /** Searches whose plans `--explain` prints after the timings: [label, URL]. */
 const explained: [string, string][] = [];
 
-async function measure(label: string, url: string) {
+async function measure(label: string, url: string, fhir = true) {
   if (!label.startsWith('baseline')) explained.push([label, url]);
   const times: number[] = [];
   let entries = 0;
@@ -79,7 +81,7 @@ async function measure(label: string, url: string) {
     const t = process.hrtime.bigint();
     const b = await get(url);
     times.push(Number(process.hrtime.bigint() - t) / 1e6);
-    entries = b.entry?.length ?? 0;
+    entries = fhir ? (b.entry?.length ?? 0) : 0;
   }
   times.sort((a, b) => a - b);
   const ac = await autocannon({ url, headers: await client().headers(), connections: 10, duration: Number(args.duration) });
@@ -110,6 +112,7 @@ async function deepPage(base: string, pages: number): Promise<string> {
 }
 
 async function main() {
+  let bare: ChildProcess | undefined;
   const kiln = await startKiln(args.database as string, { KILN_SAMPLE_DATA: 'false', KILN_LOG_LEVEL: 'warn' }, compiledServer());
   const { base } = kiln;
   try {
@@ -118,6 +121,11 @@ async function main() {
     const total = (await get(`${base}/Observation?_summary=count`)).total;
     const s = await samples(base);
     console.log(JSON.stringify({ database: args.database?.replace(/\/\/[^@]*@/, '//***@'), observations: total, samples: Number(args.samples), auth: `Bearer token (client_credentials, ${scope})`, node: process.version }));
+    // The floor of this client on this machine: a bare node:http server answering the read's bytes.
+    const barePort = await freePort();
+    bare = startNode('bench/bare-server.ts', [String(barePort)], { BODY: await (await fetch(`${base}/Patient/${s.patientId}`, { headers: await client().headers() })).text() });
+    await waitFor(`http://127.0.0.1:${barePort}/`);
+    await measure('baseline: bare node:http, the read\'s bytes', `http://127.0.0.1:${barePort}/`, false);
     await measure('baseline: read Patient/{id}', `${base}/Patient/${s.patientId}`);
     await measure('Patient?name=', `${base}/Patient?name=${encodeURIComponent(s.family)}`);
     await measure('Patient?identifier=', `${base}/Patient?identifier=${encodeURIComponent(s.identifier)}`);
@@ -136,6 +144,7 @@ async function main() {
     }
   } finally {
     // The database outlives the run: the run's client should not keep working.
+    bare?.kill('SIGTERM');
     if (auth) await auth.disable(kiln);
     await kiln.stop();
   }
