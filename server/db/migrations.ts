@@ -4,8 +4,10 @@ import { createOptOutTable, dropOptOutTable } from '../../smart/optout.js';
 import { createAuthVersion, dropAuthVersion } from '../../smart/db/auth-version.js';
 import { createSearchParamStatusTables, dropSearchParamStatusTables } from '../search/readiness-table.js';
 import {
+  addDateSpans,
   addItemColumns,
   createSearchTablesByTextId,
+  dropDateSpans,
   dropItemColumns,
   keySearchTablesByRid,
   keySearchTablesByTextId,
@@ -103,6 +105,11 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
   '0010_auth_version': {
     up: createAuthVersion,
     down: dropAuthVersion,
+  },
+  // Date index rows say whether their range is shorter than a day (search/schema.ts).
+  '0011_date_spans': {
+    up: addDateSpans,
+    down: dropDateSpans,
   },
 };
 

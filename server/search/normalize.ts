@@ -1,5 +1,5 @@
 import { isTypeOf } from './model.js';
-import { dateRange, numberRange, periodRange, timingRange } from './ranges.js';
+import { dateRange, numberRange, periodRange, spanOf, timingRange } from './ranges.js';
 import { parseReference, referenceTypeElement, splitCanonical } from './reference.js';
 import { MAX_INDEXED_TEXT, MAX_INDEXED_URL, type IndexRows, type TypedValue } from './types.js';
 
@@ -181,7 +181,7 @@ export function addDate(rows: IndexRows, code: string, tv: TypedValue): void {
     if (tv.t === 'Period') range = periodRange(v as Obj);
     else if (tv.t === 'Timing') range = timingRange(v as Obj);
   }
-  if (range) rows.date.push({ code, start: range[0], end: range[1] });
+  if (range) rows.date.push({ code, start: range[0], end: range[1], span: spanOf(range[0], range[1]) });
 }
 
 function num(x: unknown): number | null {

@@ -64,6 +64,25 @@ export function dateRange(text: string): [string, string] | null {
   return [start, iso(startMs + width)];
 }
 
+/** A day in milliseconds: the longest range of the short class. */
+export const DAY_MS = 86_400_000;
+/** Date index row classes (`search_date.span`): shorter than a day, and the rest. */
+export const SPAN_SHORT = 0;
+export const SPAN_LONG = 1;
+
+/**
+ * The class of a stored date range: `SPAN_SHORT` for instants, times and whole days (the
+ * bulk of clinical dates), `SPAN_LONG` for months, years and periods. A short row that
+ * ends at or after some instant starts less than a day before it, which bounds a range
+ * search on `start` from both sides (query/date.ts). Migration `0011_date_spans`
+ * computes the same in SQL for rows written before it.
+ */
+export function spanOf(start: string, end: string): number {
+  // The same calendar day: shorter than a day without parsing either.
+  if (start.slice(0, 10) === end.slice(0, 10)) return SPAN_SHORT;
+  return Date.parse(end) - Date.parse(start) < DAY_MS ? SPAN_SHORT : SPAN_LONG;
+}
+
 /** https://hl7.org/fhir/R4/datatypes.html#Period — a missing bound is open. */
 export function periodRange(period: { start?: unknown; end?: unknown }): [string, string] | null {
   const start = typeof period.start === 'string' ? dateRange(period.start) : null;

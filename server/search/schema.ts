@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { SPAN_LONG, SPAN_SHORT } from './ranges.js';
 import { MAX_INDEXED_TEXT, MAX_INDEXED_URL, type IndexKind } from './types.js';
 
 /**
@@ -99,6 +100,7 @@ const INDEXES: Record<IndexKind, Record<string, string[]>> = {
   // with resource_type last the same index serves `Observation?subject=Patient/1`.
   reference: { target: ['target_type', 'target_id', 'code', 'resource_type', 'rid'], url: ['resource_type', 'code', 'url'] },
   // ISO instants in text sort chronologically; range comparisons seek on start.
+  // As migrations 0001 to 0010 made it; 0011 puts `span` first (DATE_LOOKUP_WITH_SPAN).
   date: { lookup: ['resource_type', 'code', 'start', 'end', 'rid'] },
   number: { lookup: ['resource_type', 'code', 'low', 'high'] },
   quantity: { lookup: ['resource_type', 'code', 'low', 'high'] },
@@ -184,8 +186,8 @@ export async function dropItemColumns(knex: Knex): Promise<void> {
   }
 }
 
-/** The value columns of each table, in the order `COLUMNS` makes them (inserts name them in this order too). */
-export const VALUE_COLUMNS: Readonly<Record<IndexKind, readonly string[]>> = {
+/** The value columns of each table in the order `COLUMNS` makes them: the tables of migrations 0001 to 0010. */
+const FIRST_VALUE_COLUMNS: Readonly<Record<IndexKind, readonly string[]>> = {
   token: ['system', 'value'],
   string: ['value', 'exact'],
   reference: ['target_type', 'target_id', 'target_version', 'url'],
@@ -194,6 +196,57 @@ export const VALUE_COLUMNS: Readonly<Record<IndexKind, readonly string[]>> = {
   quantity: ['system', 'unit_code', 'unit', 'value', 'low', 'high'],
   uri: ['value'],
 };
+
+/** The value columns of each table now, in insert order: the first ones, then `span` (migration 0011). */
+export const VALUE_COLUMNS: Readonly<Record<IndexKind, readonly string[]>> = { ...FIRST_VALUE_COLUMNS, date: [...FIRST_VALUE_COLUMNS.date, 'span'] };
+
+/**
+ * The date table's query index since migration `0011_date_spans`: the class of the
+ * row's range (`span`, see ranges.ts `spanOf`) before `start`, so that a search can
+ * seek the short ranges, nearly all of them, between two instants (query/date.ts).
+ */
+const DATE_LOOKUP_WITH_SPAN = ['resource_type', 'code', 'span', 'start', 'end', 'rid'];
+
+/**
+ * Migration `0011_date_spans`: `search_date` with a `span` column, computed in SQL for
+ * the rows there as `spanOf` does (shorter than a day or not), and the lookup index with
+ * it. The rows are copied into a new table rather than updated: an update in place
+ * would leave PostgreSQL a dead version of every row, which the new index, built in the
+ * same transaction, would still point at until a vacuum. One copy, two index builds.
+ */
+export async function addDateSpans(knex: Knex): Promise<void> {
+  const table = SEARCH_TABLES.date;
+  if (await knex.schema.hasColumn(table, 'span')) return;
+  const old = `${table}_before_spans`;
+  await dropIndexes(knex, table, ['resource', 'lookup']);
+  await knex.schema.renameTable(table, old);
+  await createTable(knex, 'date', table);
+  await knex.schema.alterTable(table, (t) => void t.integer('span').notNullable().defaultTo(SPAN_LONG));
+  const shorter = isPostgres(knex)
+    ? `(s."end"::timestamptz - s."start"::timestamptz) < interval '1 day'`
+    : `julianday(s."end") - julianday(s."start") < 1.0`;
+  const columns = ['rid', 'resource_type', 'code', 'item', ...FIRST_VALUE_COLUMNS.date];
+  await knex.raw(
+    `insert into ?? (${columns.map(() => '??').join(', ')}, span) select ${columns.map(() => '??').join(', ')}, case when ${shorter} then ${SPAN_SHORT} else ${SPAN_LONG} end from ?? as s`,
+    [table, ...columns, ...columns.map((c) => `s.${c}`), old],
+  );
+  await knex.schema.dropTable(old);
+  await knex.schema.alterTable(table, (t) => {
+    t.index(['rid'], `${table}_resource`);
+    t.index(DATE_LOOKUP_WITH_SPAN, `${table}_lookup`);
+  });
+  // A new table has no statistics until autovacuum gets to it; the planner needs them now.
+  if (isPostgres(knex)) await knex.raw('analyze ??', [table]);
+}
+
+/** Back to the lookup index without `span`, and no `span` column (the migration's `down`). */
+export async function dropDateSpans(knex: Knex): Promise<void> {
+  const table = SEARCH_TABLES.date;
+  if (!(await knex.schema.hasColumn(table, 'span'))) return;
+  await dropIndexes(knex, table, ['lookup']);
+  await knex.schema.alterTable(table, (t) => void t.dropColumn('span'));
+  await knex.schema.alterTable(table, (t) => void t.index(INDEXES.date.lookup, `${table}_lookup`));
+}
 
 /**
  * Migration `0008_resource_keys`: rewrites every `search_*` table that still names its
@@ -220,7 +273,7 @@ async function rekey(knex: Knex, to: 'rid' | 'text id'): Promise<void> {
     await knex.schema.renameTable(table, old);
     if (byRid) await createTable(knex, kind, table);
     else await createTableByTextId(knex, kind, true);
-    const values = VALUE_COLUMNS[kind];
+    const values = FIRST_VALUE_COLUMNS[kind];
     const [keys, selected, join] = byRid
       ? [['rid', 'resource_type'], 'r.rid, s.resource_type', 'r.resource_type = s.resource_type and r.id = s.resource_id']
       : [['resource_type', 'resource_id'], 's.resource_type, r.id', 'r.rid = s.rid'];

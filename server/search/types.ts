@@ -59,6 +59,8 @@ export interface ReferenceRow extends RowBase {
 export interface DateRow extends RowBase {
   start: string;
   end: string;
+  /** `SPAN_SHORT` when the range is shorter than a day, else `SPAN_LONG` (see ranges.ts `spanOf`). */
+  span: number;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { extractIndexRows } from '../../server/search/extract.js';
+import { SPAN_LONG, SPAN_SHORT } from '../../server/search/ranges.js';
 import { DATE_MAX, type IndexRows } from '../../server/search/types.js';
 
 type Resource = { resourceType: string } & Record<string, unknown>;
@@ -18,35 +19,40 @@ function extract(resource: Resource): IndexRows {
 describe('extractIndexRows — dates', () => {
   it('indexes partial dates as the whole interval they name', () => {
     const year = extract({ resourceType: 'Patient', birthDate: '1970' });
-    expect(rowsOf(year, 'date', 'birthdate')).toEqual([{ start: '1970-01-01T00:00:00.000Z', end: '1970-12-31T23:59:59.999Z' }]);
+    expect(rowsOf(year, 'date', 'birthdate')).toEqual([{ start: '1970-01-01T00:00:00.000Z', end: '1970-12-31T23:59:59.999Z', span: SPAN_LONG }]);
     const month = extract({ resourceType: 'Patient', birthDate: '2020-02' });
-    expect(rowsOf(month, 'date', 'birthdate')).toEqual([{ start: '2020-02-01T00:00:00.000Z', end: '2020-02-29T23:59:59.999Z' }]);
+    expect(rowsOf(month, 'date', 'birthdate')).toEqual([{ start: '2020-02-01T00:00:00.000Z', end: '2020-02-29T23:59:59.999Z', span: SPAN_LONG }]);
     const day = extract({ resourceType: 'Patient', birthDate: '1999-12-31' });
-    expect(rowsOf(day, 'date', 'birthdate')).toEqual([{ start: '1999-12-31T00:00:00.000Z', end: '1999-12-31T23:59:59.999Z' }]);
+    expect(rowsOf(day, 'date', 'birthdate')).toEqual([{ start: '1999-12-31T00:00:00.000Z', end: '1999-12-31T23:59:59.999Z', span: SPAN_SHORT }]);
   });
 
   it('converts times to UTC and keeps their precision', () => {
     const seconds = extract({ resourceType: 'Observation', effectiveDateTime: '2020-03-04T01:00:00+02:00' });
-    expect(rowsOf(seconds, 'date', 'date')).toEqual([{ start: '2020-03-03T23:00:00.000Z', end: '2020-03-03T23:00:00.999Z' }]);
+    expect(rowsOf(seconds, 'date', 'date')).toEqual([{ start: '2020-03-03T23:00:00.000Z', end: '2020-03-03T23:00:00.999Z', span: SPAN_SHORT }]);
     const tenths = extract({ resourceType: 'Observation', effectiveInstant: '2020-03-04T10:00:00.5Z' });
-    expect(rowsOf(tenths, 'date', 'date')).toEqual([{ start: '2020-03-04T10:00:00.500Z', end: '2020-03-04T10:00:00.599Z' }]);
+    expect(rowsOf(tenths, 'date', 'date')).toEqual([{ start: '2020-03-04T10:00:00.500Z', end: '2020-03-04T10:00:00.599Z', span: SPAN_SHORT }]);
     const millis = extract({ resourceType: 'Observation', effectiveInstant: '2020-03-04T10:00:00.123456-05:00' });
-    expect(rowsOf(millis, 'date', 'date')).toEqual([{ start: '2020-03-04T15:00:00.123Z', end: '2020-03-04T15:00:00.123Z' }]);
+    expect(rowsOf(millis, 'date', 'date')).toEqual([{ start: '2020-03-04T15:00:00.123Z', end: '2020-03-04T15:00:00.123Z', span: SPAN_SHORT }]);
     // No zone (not valid FHIR with a time, but seen): taken as UTC.
     const local = extract({ resourceType: 'Observation', effectiveDateTime: '2020-03-04T10:00:00' });
-    expect(rowsOf(local, 'date', 'date')).toEqual([{ start: '2020-03-04T10:00:00.000Z', end: '2020-03-04T10:00:00.999Z' }]);
+    expect(rowsOf(local, 'date', 'date')).toEqual([{ start: '2020-03-04T10:00:00.000Z', end: '2020-03-04T10:00:00.999Z', span: SPAN_SHORT }]);
   });
 
   it('indexes Periods (open ends unbounded) and the outer limits of a Timing', () => {
     const closed = extract({ resourceType: 'Encounter', period: { start: '2020-01-01', end: '2020-01-02T10:00:00Z' } });
-    expect(rowsOf(closed, 'date', 'date')).toEqual([{ start: '2020-01-01T00:00:00.000Z', end: '2020-01-02T10:00:00.999Z' }]);
+    expect(rowsOf(closed, 'date', 'date')).toEqual([{ start: '2020-01-01T00:00:00.000Z', end: '2020-01-02T10:00:00.999Z', span: SPAN_LONG }]);
     const open = extract({ resourceType: 'Encounter', period: { start: '2021-05' } });
-    expect(rowsOf(open, 'date', 'date')).toEqual([{ start: '2021-05-01T00:00:00.000Z', end: DATE_MAX }]);
+    expect(rowsOf(open, 'date', 'date')).toEqual([{ start: '2021-05-01T00:00:00.000Z', end: DATE_MAX, span: SPAN_LONG }]);
+    // Shorter than a day across midnight is still short; a day and a second is long.
+    const night = extract({ resourceType: 'Encounter', period: { start: '2020-01-01T23:00:00Z', end: '2020-01-02T01:00:00Z' } });
+    expect(rowsOf(night, 'date', 'date')[0].span).toBe(SPAN_SHORT);
+    const dayAndMore = extract({ resourceType: 'Encounter', period: { start: '2020-01-01T10:00:00Z', end: '2020-01-02T10:00:00Z' } });
+    expect(rowsOf(dayAndMore, 'date', 'date')[0].span).toBe(SPAN_LONG);
     const timing = extract({
       resourceType: 'CarePlan',
       activity: [{ detail: { scheduledTiming: { event: ['2020-03-01', '2020-01-15T10:00:00Z'], repeat: { boundsPeriod: { end: '2020-02' } } } } }],
     });
-    expect(rowsOf(timing, 'date', 'activity-date')).toEqual([{ start: '0001-01-01T00:00:00.000Z', end: '2020-03-01T23:59:59.999Z' }]);
+    expect(rowsOf(timing, 'date', 'activity-date')).toEqual([{ start: '0001-01-01T00:00:00.000Z', end: '2020-03-01T23:59:59.999Z', span: SPAN_LONG }]);
   });
 });
 

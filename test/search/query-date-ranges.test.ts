@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { getSearchParam } from '../../server/search/registry.js';
 import { singleValued } from '../../server/search/single-valued.js';
+import { planSearch } from '../../server/search/query/plan.js';
+import { pageQuery } from '../../server/search/query/run.js';
+import knexFactory from 'knex';
 import { engines } from '../helpers/db.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { ids, putAll, type Res } from './query-fixtures.js';
@@ -39,6 +42,30 @@ describe('which date parameters have one value per resource', () => {
     expect(single('Patient', 'name')).toBe(false);
     // A union of parts, or a function in the path, is taken as possibly several.
     expect(single('Patient', 'death-date')).toBe(false);
+  });
+});
+
+describe('the statement of a date window', () => {
+  const knex = knexFactory({ client: 'pg' });
+  afterAll(() => knex.destroy());
+  const sql = (type: string, query: Record<string, string[]>) => {
+    const plan = planSearch({ types: [type], query, baseUrl: 'http://example.org/fhir', lenient: false, postgres: true, defaultCount: 20, maxCount: 100 });
+    return pageQuery(knex, plan).toString();
+  };
+
+  it('seeks ranges shorter than a day from a day before the window, and longer ones as before', () => {
+    const text = sql('Observation', { date: ['ge2019-05-01', 'lt2019-05-02'] });
+    const branches = text.split(' union all ');
+    expect(branches).toHaveLength(2);
+    expect(branches[0]).toContain(`"span" = 0 and "s3"."start" > '2019-04-30T00:00:00.000Z'`);
+    expect(branches[1]).toContain(`"span" = 1)`);
+    expect(branches[1]).not.toContain(`'2019-04-30T00:00:00.000Z'`);
+  });
+
+  it('has no floor when an alternative has none', () => {
+    const text = sql('Observation', { date: ['ge2019-05-01,lt2018-01-01'] });
+    expect(text).toContain('union all');
+    expect(text).not.toContain(`'2019-04-30T00:00:00.000Z'`);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { extractIndexRows } from '../../server/search/extract.js';
-import { addItemColumns, createSearchTables, dropSearchTables, SEARCH_TABLES } from '../../server/search/schema.js';
+import { addDateSpans, addItemColumns, createSearchTables, dropSearchTables, SEARCH_TABLES } from '../../server/search/schema.js';
 import { emptyIndexRows, type IndexRows } from '../../server/search/types.js';
 import { deleteIndexRows, writeIndexRowsBatch, type IndexWrite } from '../../server/search/write.js';
 
@@ -51,6 +51,8 @@ describe.each(engines())('search index tables on %s', (engineName) => {
     await createSearchTables(db); // idempotent: a re-run migration must not fail
     await addItemColumns(db);
     await addItemColumns(db);
+    await addDateSpans(db);
+    await addDateSpans(db);
   });
   afterAll(async () => {
     await dropSearchTables(db);
@@ -73,7 +75,7 @@ describe.each(engines())('search index tables on %s', (engineName) => {
       { rid: RID.p1, resource_type: 'Patient', code: 'family', item: null, value: 'nunez', exact: 'Núñez' },
     ]);
     const dates = (await rowsOf(db, SEARCH_TABLES.date, 'p1')).map((r) => ({ ...r, rid: Number(r.rid) }));
-    expect(dates).toEqual([{ rid: RID.p1, resource_type: 'Patient', code: 'birthdate', item: null, start: '1970-05-01T00:00:00.000Z', end: '1970-05-31T23:59:59.999Z' }]);
+    expect(dates).toEqual([{ rid: RID.p1, resource_type: 'Patient', code: 'birthdate', item: null, start: '1970-05-01T00:00:00.000Z', end: '1970-05-31T23:59:59.999Z', span: 1 }]);
 
     const updated = { ...patient, name: [{ family: 'Smith' }], birthDate: undefined };
     await db.transaction((trx) => writeIndexRowsBatch(trx, [indexWrite(updated)]));

@@ -1,8 +1,8 @@
 import { badRequest } from '../../errors.js';
-import { dateRange } from '../ranges.js';
+import { DAY_MS, SPAN_LONG, SPAN_SHORT, dateRange } from '../ranges.js';
 import { DATE_MAX, DATE_MIN } from '../types.js';
 import { unescapeValue } from './params.js';
-import { anyOf, hasIndexRow, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
+import { anyOf, hasIndexRow, type Owner, type QB, type QueryEnv, type RowMatch, type Where } from './sql.js';
 
 /**
  * Date search: https://hl7.org/fhir/R4/search.html#date with the prefixes of
@@ -110,9 +110,55 @@ export function parseDates(raws: string[], comparators: readonly string[], param
   });
 }
 
+/**
+ * An instant that every row matching `v` ends at or after, when its prefix implies one:
+ * `eq` and `ge` rows end no earlier than the search range starts (`ge`: they end after
+ * it, or lie within it), `gt` and `sa` rows no earlier than it ends. `ap` is left out:
+ * its range depends on the moment it is computed.
+ */
+function endFloor(v: DateValue): string | undefined {
+  switch (v.prefix) {
+    case 'eq':
+    case 'ge':
+      return v.range[0];
+    case 'gt':
+    case 'sa':
+      return v.range[1];
+    default:
+      return undefined;
+  }
+}
+
+/** The floor of one occurrence: the earliest of its alternatives', if each has one. */
+export function occurrenceFloor(values: readonly DateValue[]): string | undefined {
+  const floors = values.map(endFloor);
+  if (floors.some((f) => f === undefined)) return undefined;
+  return (floors as string[]).reduce((a, b) => (b < a ? b : a));
+}
+
+/**
+ * The set form's branches of a date condition (`hasIndexRow`), one per class of stored
+ * range (ranges.ts `spanOf`). A short row, shorter than a day, that ends at or after
+ * `floor` starts less than a day before it: its branch seeks `start` from there, so
+ * `date=ge2019-05-01&date=lt2019-05-02` reads two days of short rows instead of every
+ * row that starts before May 2. Long rows (months, years, periods) keep the condition
+ * alone. `floors` are those of AND-ed occurrences; the latest bounds the most.
+ */
+export function dateBranches(floors: readonly (string | undefined)[]): RowMatch[] {
+  const defined = floors.filter((f): f is string => f !== undefined);
+  const floor = defined.length ? defined.reduce((a, b) => (b > a ? b : a)) : undefined;
+  const short: RowMatch = (qb, t) => {
+    qb.where(`${t}.span`, SPAN_SHORT);
+    if (floor !== undefined) qb.where(`${t}.start`, '>', iso(Date.parse(floor) - DAY_MS));
+  };
+  const long: RowMatch = (qb, t) => void qb.where(`${t}.span`, SPAN_LONG);
+  return [short, long];
+}
+
 /** The condition of one date parameter occurrence on `search_date`. */
 export function dateWhere(env: QueryEnv, owner: Owner, code: string, modifier: string | undefined, raws: string[], comparators: readonly string[], param: string): Where {
   if (modifier !== undefined) throw badRequest(`${param}: unknown modifier ":${modifier}" for a date parameter (known: missing)`, param, 'not-supported');
   const values = parseDates(raws, comparators, param);
-  return hasIndexRow(env, owner, 'date', code, (qb, t) => anyOf(qb, values, (w, v) => dateCondition(w, `${t}.start`, `${t}.end`, v.prefix, v.range)));
+  const match: RowMatch = (qb, t) => anyOf(qb, values, (w, v) => dateCondition(w, `${t}.start`, `${t}.end`, v.prefix, v.range));
+  return hasIndexRow(env, owner, 'date', code, match, false, dateBranches([occurrenceFloor(values)]));
 }

@@ -120,6 +120,7 @@ export function hasIndexRow(
   code: string,
   match?: (qb: QB, t: string) => void,
   negate = false,
+  branches?: readonly RowMatch[],
 ): IndexCondition {
   const t = env.alias('s');
   const table = SEARCH_TABLES[kind];
@@ -127,11 +128,20 @@ export function hasIndexRow(
     qb.where(`${t}.code`, code);
     if (match) qb.where((w: QB) => match(w, t));
   };
-  const sub = function (this: QB): void {
-    this.select(`${t}.rid`).from(`${table} as ${t}`);
+  const select = (q: QB, branch?: RowMatch): void => {
+    q.select(`${t}.rid`).from(`${table} as ${t}`);
     // The type leads every query index; a search over several types has none to give.
-    if (owner.type !== undefined) this.where(`${t}.resource_type`, owner.type);
-    matching(this);
+    if (owner.type !== undefined) q.where(`${t}.resource_type`, owner.type);
+    matching(q);
+    if (branch) branch(q, t);
+  };
+  // With `branches`, each the conditions of one class of rows, the set is the union of
+  // one seek per class: the date table's index puts the class of a row's range before
+  // its start (query/date.ts). The probe needs none of them.
+  const sub = function (this: QB): void {
+    if (!branches?.length) return select(this);
+    select(this, branches[0]);
+    this.unionAll(branches.slice(1).map((b) => (q: QB) => select(q, b)));
   };
   const correlated = function (this: QB): void {
     selectOneByResource(this, kind, t);
