@@ -33,10 +33,12 @@ function writesNothing(method: string, path: string[]): boolean {
 /**
  * Reads by id and searches (type, system, compartment): the GETs whose main statement
  * also reports the authorization state's version on PostgreSQL (db/auth-version.ts), so
- * that a remembered token answer needs no statement of its own.
+ * that a remembered token answer needs no statement of its own. Not a search that
+ * counts a `_total`: it runs in a transaction of its own, whose statements cannot report.
  */
-function reportsVersion(path: string[]): boolean {
-  return path.length <= 3 && !path.some((segment) => segment.startsWith('_'));
+export function reportsVersion(path: string[], query: Record<string, string[]>): boolean {
+  const total = query._total?.[0];
+  return path.length <= 3 && !path.some((segment) => segment.startsWith('_')) && (total === undefined || total === 'none');
 }
 
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
@@ -63,7 +65,7 @@ export function fhirApi(contextFor: ContextFactory, basePath: string, maxBodyByt
       let confirm: (() => Promise<void>) | undefined;
       if (!isPublic(fhirReq.method, path)) {
         if (auth.provisional && writesNothing(fhirReq.method, path)) {
-          ({ auth: ctx.auth, confirm } = await auth.provisional(req.headers.authorization, reportsVersion(path)));
+          ({ auth: ctx.auth, confirm } = await auth.provisional(req.headers.authorization, reportsVersion(path, fhirReq.query)));
         } else {
           ctx.auth = await auth.authenticate(req.headers.authorization);
         }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AUTH_VERSION_TABLE } from '../../server/db/auth-version.js';
+import { reportsVersion } from '../../server/http/adapter.js';
 import { migrate, migrateDownThrough } from '../../server/db/migrations.js';
 import { AUTH_TABLES } from '../../smart/db/schema.js';
 import { optIn, optOut } from '../../smart/optout.js';
@@ -26,6 +27,20 @@ describe('migration 0010_auth_version on sqlite', () => {
   it('makes nothing: SQLite proves answers with data_version', async () => {
     expect(await t.app.db.knex.schema.hasTable(AUTH_VERSION_TABLE)).toBe(false);
     expect(t.app.db.authVersion).toBeUndefined();
+  });
+});
+
+describe('which GETs report the version with their own statement', () => {
+  it('reads by id and searches, but not history or a search counting a total', () => {
+    expect(reportsVersion(['Patient', 'p1'], {})).toBe(true);
+    expect(reportsVersion(['Observation'], { code: ['x'] })).toBe(true);
+    expect(reportsVersion([], { _type: ['Patient'] })).toBe(true);
+    expect(reportsVersion(['Patient', 'p1', 'Observation'], {})).toBe(true);
+    expect(reportsVersion(['Observation'], { _total: ['none'] })).toBe(true);
+    expect(reportsVersion(['Observation'], { _total: ['accurate'] })).toBe(false);
+    expect(reportsVersion(['Patient', 'p1', '_history'], {})).toBe(false);
+    expect(reportsVersion(['Patient', '_history'], {})).toBe(false);
+    expect(reportsVersion(['Patient', 'p1', '_history', '1'], {})).toBe(false);
   });
 });
 
