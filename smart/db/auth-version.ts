@@ -11,8 +11,9 @@ import { AUTH_TABLES } from './schema.js';
  * What raises it is every statement that may end a checked token's life: an update or
  * delete of an access token, a client-credentials token or a grant (revocation, the
  * expiry sweep, a replayed code revoking its grant); a change to a client or a user;
- * any change to the opt-outs. The triggers run in the changing transaction, so the new version becomes
- * visible with the change itself, never before it. A truncate counts too.
+ * any change to the opt-outs; a truncate of any of these tables. The triggers run in
+ * the changing transaction, so the new version becomes visible with the change itself,
+ * never before it.
  */
 
 const BUMP = 'kiln_auth_version_bump';
