@@ -24,7 +24,7 @@ interface TokenRow {
   grant_found: string | null;
   grant_expires_at: number | string | null;
   /** PostgreSQL: the authorization state's version the row was read with (server/db/auth-version.ts). */
-  kiln_auth_version?: number | string;
+  kiln_auth_version?: number | string | null;
 }
 
 /** The token's payload as oidc-provider stored it (the parts read here). */
@@ -150,7 +150,8 @@ export class BearerCheck {
     if (hit && hit.version === readVersion && hit.until > Date.now()) return hit.auth;
     const row = await this.find(token);
     const payload = this.usable(row);
-    const version = readVersion ?? (row?.kiln_auth_version === undefined ? undefined : Number(row.kiln_auth_version));
+    const reported = row?.kiln_auth_version;
+    const version = readVersion ?? (reported === undefined || reported === null ? undefined : Number(reported));
     const patient = payload.extra?.patient;
     if (patient !== undefined && (await hasOptedOut(this.db, patient))) {
       throw unauthorized(this.realm, "The patient in this token's context has opted out of access through apps", 'invalid_token');

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { insertSql, runRows } from './bulk.js';
 import { DATA_VERSION_COLUMN, type Database, type Engine } from './connect.js';
-import { AUTH_VERSION_COLUMN, AUTH_VERSION_TABLE } from './auth-version.js';
+import { AUTH_VERSION_COLUMN, AUTH_VERSION_SQL } from './auth-version.js';
 
 /** One stored version of a resource, as kept in `resources` and `resource_history`. */
 export interface StoredVersion {
@@ -65,11 +65,12 @@ const READER_READ_SQL = `select ${COLUMNS.map((c) => `"${c}"`).join(', ')}, (sel
 /**
  * The same on PostgreSQL outside a transaction, also reporting the authorization state's
  * version (db/auth-version.ts): always one row, with null columns when there is no such
- * resource, so that a 404 carries the version too.
+ * resource, so that a 404 carries the version too (and a null version, never a lost
+ * read, should its row be gone).
  */
 const VERSIONED_READ_SQL =
-  `select ${COLUMNS.map((c) => `r."${c}"`).join(', ')}, v."version" as ${AUTH_VERSION_COLUMN} ` +
-  `from "${AUTH_VERSION_TABLE}" v left join "resources" r on r."resource_type" = ? and r."id" = ? where v."id" = 1`;
+  `select ${COLUMNS.map((c) => `r."${c}"`).join(', ')}, ${AUTH_VERSION_SQL} as ${AUTH_VERSION_COLUMN} ` +
+  `from (values (1)) as one (x) left join "resources" r on r."resource_type" = ? and r."id" = ?`;
 
 function fromRow(r: Row): StoredVersion {
   return {

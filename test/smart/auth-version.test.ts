@@ -130,6 +130,25 @@ describe('which GETs report the version with their own statement', () => {
     expect((await fhirFetch(t, `Patient?_id=${patientId}`, { token })).status).toBe(401);
   });
 
+  it('answers reads and checks every token while its row is gone', async () => {
+    const { token } = await userToken(t.app, { scope: 'patient/Patient.rs', patient: patientId });
+    const knex = t.app.db.knex;
+    await knex(AUTH_VERSION_TABLE).delete();
+    const lookups: string[] = [];
+    const onQuery = (q: { sql: string }) => void (q.sql.includes(AUTH_TABLES.models) && lookups.push(q.sql));
+    knex.on('query', onQuery);
+    try {
+      for (let i = 0; i < 2; i++) {
+        expect((await fhirFetch(t, `Patient/${patientId}`, { token })).status).toBe(200);
+        expect((await fhirFetch(t, 'Patient/no-such-patient', { token })).status).toBe(404);
+      }
+      expect(lookups.length).toBe(4);
+    } finally {
+      knex.removeListener('query', onQuery);
+      await knex(AUTH_VERSION_TABLE).insert({ id: 1, version: 0 });
+    }
+  });
+
   it('goes down and up again', async () => {
     const knex = t.app.db.knex;
     await migrateDownThrough(knex, '0010_auth_version');
