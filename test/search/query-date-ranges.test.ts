@@ -62,6 +62,12 @@ describe('the statement of a date window', () => {
     expect(branches[1]).not.toContain(`'2019-04-30T00:00:00.000Z'`);
   });
 
+  it('checks the occurrences of a one-valued parameter together only, each of a many-valued one on its own', () => {
+    const probes = (text: string) => text.split('exists (').length - 1;
+    expect(probes(sql('Observation', { date: ['ge2019-05-01', 'lt2019-05-02'] }))).toBe(0);
+    expect(probes(sql('Encounter', { 'location-period': ['ge2019-02-01', 'lt2019-02-02'] }))).toBe(1);
+  });
+
   it('has no floor when an alternative has none', () => {
     const text = sql('Observation', { date: ['ge2019-05-01,lt2018-01-01'] });
     expect(text).toContain('union all');

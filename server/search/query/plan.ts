@@ -94,7 +94,11 @@ export function compileFilters(env: QueryEnv, types: string[] | undefined, query
       filters.used.push(occ);
     }
   }
-  filters.wheres.push(...mergedDateRanges(env, owner, types, filters.used));
+  // `wheres[i]` is the condition of `used[i]` until the merged ranges come in.
+  const merged = mergedDateRanges(env, owner, types, filters.used);
+  const replaced = new Set(merged.flatMap((m) => m.replaces));
+  filters.wheres = filters.wheres.filter((_, i) => !replaced.has(filters.used[i]));
+  filters.wheres.push(...merged.map((m) => m.where));
   return filters;
 }
 
