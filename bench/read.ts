@@ -12,7 +12,8 @@
  * token of a backend client registered for the run (`system/*.rs`, a fresh token for
  * every load run); the bare server ignores the header. `--workers` lists the
  * `KILN_WORKERS` settings to measure: each is its own `kiln serve` over the same
- * database, and each round loads the bare server and then each of them. PostgreSQL needs
+ * database, and each round loads the bare server and then each of them. Each run also
+ * reports the server's CPU time per request (its processes', from /proc on Linux). PostgreSQL needs
  * KILN_TEST_DATABASE_URL (a fresh schema is created and dropped).
  */
 import type { ChildProcess } from 'node:child_process';
@@ -34,9 +35,9 @@ const { values: args } = parseArgs({
 });
 checkRunLength(Number(args.duration));
 
-/** One timed run with this benchmark's settings. */
-const load = (url: string, label: string, headers: Record<string, string>) =>
-  loadRun(url, label, headers, { connections: Number(args.connections), duration: Number(args.duration) });
+/** One timed run with this benchmark's settings; `pid` is the server's, for its CPU time per request. */
+const load = (url: string, label: string, headers: Record<string, string>, pid?: number) =>
+  loadRun(url, label, headers, { connections: Number(args.connections), duration: Number(args.duration), pid });
 
 async function main() {
   const workers = (args.workers as string).split(',').map(Number);
@@ -67,17 +68,25 @@ async function main() {
     for (const [i, k] of kilns.entries()) await load(kilnUrl(k), `warm-up kiln, KILN_WORKERS=${workers[i]}`, await auths[i].headers());
     // Alternating rounds, so that whatever else the machine does weighs on all alike.
     const bareRuns: number[] = [];
+    const bareCpu: number[] = [];
     const kilnRuns: number[][] = kilns.map(() => []);
+    const kilnCpu: number[][] = kilns.map(() => []);
     for (let round = 1; round <= Number(args.rounds); round++) {
-      bareRuns.push((await load(bareUrl, `round ${round}: bare node:http, same bytes`, await auth.headers()))['req/s']);
+      const b = await load(bareUrl, `round ${round}: bare node:http, same bytes`, await auth.headers(), bare.pid);
+      bareRuns.push(b['req/s']);
+      if (b['server CPU µs/request'] !== undefined) bareCpu.push(b['server CPU µs/request']);
       for (const [i, k] of kilns.entries()) {
-        kilnRuns[i].push((await load(kilnUrl(k), `round ${round}: kiln read Patient/${id}, KILN_WORKERS=${workers[i]}`, await auths[i].headers()))['req/s']);
+        const run = await load(kilnUrl(k), `round ${round}: kiln read Patient/${id}, KILN_WORKERS=${workers[i]}`, await auths[i].headers(), k.proc.pid);
+        kilnRuns[i].push(run['req/s']);
+        if (run['server CPU µs/request'] !== undefined) kilnCpu[i].push(run['server CPU µs/request']);
       }
     }
     const b = median(bareRuns);
     for (const [i, runs] of kilnRuns.entries()) {
       const k = median(runs);
-      console.log(JSON.stringify({ KILN_WORKERS: workers[i], 'bare median req/s': b, 'kiln median req/s': k, ratio: Math.round((k / b) * 1000) / 10 + '%', target: '>= 50%' }));
+      // CPU per request: the server's own cost, next to the throughput the target is set on.
+      const cpu = bareCpu.length && kilnCpu[i].length ? { 'bare CPU µs/request': median(bareCpu), 'kiln CPU µs/request': median(kilnCpu[i]) } : {};
+      console.log(JSON.stringify({ KILN_WORKERS: workers[i], 'bare median req/s': b, 'kiln median req/s': k, ratio: Math.round((k / b) * 1000) / 10 + '%', target: '>= 50%', ...cpu }));
     }
   } finally {
     bare?.kill('SIGTERM');
