@@ -64,7 +64,7 @@ export function dateRange(text: string): [string, string] | null {
   return [start, iso(startMs + width)];
 }
 
-/** A day in milliseconds: the longest range of the short class. */
+/** A day in milliseconds: a short range is shorter. */
 export const DAY_MS = 86_400_000;
 /** Date index row classes (`search_date.span`): shorter than a day, and the rest. */
 export const SPAN_SHORT = 0;
