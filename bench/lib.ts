@@ -216,7 +216,7 @@ function processTree(pid: number): number[] {
 }
 
 /** User plus system CPU time, in ms, of `pid` and its descendants (Linux /proc); undefined elsewhere. */
-function cpuMs(pid: number): number | undefined {
+export function cpuMs(pid: number): number | undefined {
   if (!existsSync('/proc/self/stat')) return undefined;
   let ticks = 0;
   for (const p of processTree(pid)) {

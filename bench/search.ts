@@ -4,7 +4,8 @@
  * 20 untimed requests), then
  * driven by autocannon (10 connections) for throughput. The baselines in the same run
  * are a bare node:http server answering the bytes of a read (the floor of this client on
- * this machine, `bench/bare-server.ts`) and a read by id on the same server. Every request carries a Bearer token of a backend
+ * this machine, `bench/bare-server.ts`) and a read by id on the same server. Each load
+ * run also reports the server's CPU time per request (Linux /proc). Every request carries a Bearer token of a backend
  * client registered for the run (`system/*.rs`, through `kiln clients add`); the load
  * runs get a fresh token each.
  *
@@ -22,7 +23,7 @@ import autocannon from 'autocannon';
 import { connect } from '../server/db/connect.js';
 import { explainSearch } from './explain.js';
 import type { ChildProcess } from 'node:child_process';
-import { BackendAuth, checkRunLength, compiledServer, freePort, startKiln, startNode, waitFor } from './lib.js';
+import { BackendAuth, checkRunLength, compiledServer, cpuMs, freePort, startKiln, startNode, waitFor } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -70,6 +71,9 @@ const WARM_UP = 20;
 /** Searches whose plans `--explain` prints after the timings: [label, URL]. */
 const explained: [string, string][] = [];
 
+/** The process whose CPU time `measure` reads around its load run: the server answering `url`. */
+let serverPid: number | undefined;
+
 async function measure(label: string, url: string, fhir = true) {
   if (!label.startsWith('baseline')) explained.push([label, url]);
   const times: number[] = [];
@@ -84,8 +88,12 @@ async function measure(label: string, url: string, fhir = true) {
     entries = fhir ? (b.entry?.length ?? 0) : 0;
   }
   times.sort((a, b) => a - b);
+  const before = serverPid === undefined ? undefined : cpuMs(serverPid);
   const ac = await autocannon({ url, headers: await client().headers(), connections: 10, duration: Number(args.duration) });
-  const row = { query: label, entries, 'p50 ms': +percentile(times, 50).toFixed(2), 'p95 ms': +percentile(times, 95).toFixed(2), 'req/s (10 conn)': Math.round(ac.requests.average), errors: ac.errors + ac.non2xx };
+  const after = serverPid === undefined ? undefined : cpuMs(serverPid);
+  // The server's CPU time per request under load (Linux /proc): its cost, apart from the machine's hour.
+  const cpu = before === undefined || after === undefined || ac.requests.total === 0 ? {} : { 'server CPU µs/request': Math.round(((after - before) * 1000) / ac.requests.total) };
+  const row = { query: label, entries, 'p50 ms': +percentile(times, 50).toFixed(2), 'p95 ms': +percentile(times, 95).toFixed(2), 'req/s (10 conn)': Math.round(ac.requests.average), errors: ac.errors + ac.non2xx, ...cpu };
   console.log(JSON.stringify(row));
 }
 
@@ -125,7 +133,9 @@ async function main() {
     const barePort = await freePort();
     bare = startNode('bench/bare-server.ts', [String(barePort)], { BODY: await (await fetch(`${base}/Patient/${s.patientId}`, { headers: await client().headers() })).text() });
     await waitFor(`http://127.0.0.1:${barePort}/`);
+    serverPid = bare.pid;
     await measure('baseline: bare node:http, the read\'s bytes', `http://127.0.0.1:${barePort}/`, false);
+    serverPid = kiln.proc.pid;
     await measure('baseline: read Patient/{id}', `${base}/Patient/${s.patientId}`);
     await measure('Patient?name=', `${base}/Patient?name=${encodeURIComponent(s.family)}`);
     await measure('Patient?identifier=', `${base}/Patient?identifier=${encodeURIComponent(s.identifier)}`);
