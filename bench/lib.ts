@@ -197,52 +197,59 @@ export function median(xs: number[]): number {
 /** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`; 100 on Linux). */
 const CLOCK_TICKS = 100;
 
+/** The fields of /proc/PID/stat after the command (which is in parentheses): state, ppid, …; undefined once it is gone. */
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /** The process `pid` and all its descendants (a `KILN_WORKERS` primary and its workers), from /proc. */
 function processTree(pid: number): number[] {
   const parents = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Fields after the command, which is in parentheses: state, ppid, …
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
+    const fields = /^\d+$/.test(entry) ? statFields(entry) : undefined;
+    if (fields) parents.set(Number(entry), Number(fields[1]));
   }
   const tree = [pid];
   for (let i = 0; i < tree.length; i++) for (const [child, parent] of parents) if (parent === tree[i]) tree.push(child);
   return tree;
 }
 
-/** User plus system CPU time, in ms, of `pid` and its descendants (Linux /proc); undefined elsewhere. */
-export function cpuMs(pid: number): number | undefined {
-  if (!existsSync('/proc/self/stat')) return undefined;
+/** User plus system CPU time, in ms, of `pid` and its descendants (Linux /proc). */
+function cpuMs(pid: number): number {
   let ticks = 0;
   for (const p of processTree(pid)) {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const after = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
-      // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the command.
-      ticks += Number(after[11]) + Number(after[12]);
-    } catch {
-      // gone meanwhile
-    }
+    const fields = statFields(p);
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the command.
+    if (fields) ticks += Number(fields[11]) + Number(fields[12]);
   }
   return (ticks * 1000) / CLOCK_TICKS;
 }
 
 /**
+ * Runs `run` and returns its result with the CPU time per request, in µs, that process `pid`
+ * and its descendants spent meanwhile (undefined without a pid, off Linux, or when no
+ * request was answered): what a request costs the server, which moves less with the
+ * machine's hour than requests/s, where the load generator shares the cores.
+ */
+export async function withServerCpu(pid: number | undefined, run: () => Promise<autocannon.Result>): Promise<{ result: autocannon.Result; cpu: number | undefined }> {
+  const measured = pid !== undefined && existsSync('/proc/self/stat');
+  const before = measured ? cpuMs(pid) : 0;
+  const result = await run();
+  if (!measured || result.requests.total === 0) return { result, cpu: undefined };
+  return { result, cpu: Math.round(((cpuMs(pid) - before) * 1000) / result.requests.total) };
+}
+
+/**
  * One autocannon run against `url`; prints and returns requests/s, latency and errors.
- * With `pid`, also the server's CPU time per request (its process and descendants, from
- * /proc): what a request costs the server, which moves less with the machine's hour
- * than requests/s, where the load generator shares the cores.
+ * With `pid`, also the server's CPU time per request (see `withServerCpu`).
  */
 export async function load(url: string, label: string, headers: Record<string, string>, opts: { connections: number; duration: number; pid?: number }) {
-  const before = opts.pid === undefined ? undefined : cpuMs(opts.pid);
-  const result = await autocannon({ url, headers, connections: opts.connections, duration: opts.duration });
-  const after = opts.pid === undefined ? undefined : cpuMs(opts.pid);
-  const cpu = before === undefined || after === undefined || result.requests.total === 0 ? undefined : Math.round(((after - before) * 1000) / result.requests.total);
+  const { result, cpu } = await withServerCpu(opts.pid, () => autocannon({ url, headers, connections: opts.connections, duration: opts.duration }));
   const line = { label, 'req/s': Math.round(result.requests.average), 'p50 ms': result.latency.p50, 'p99 ms': result.latency.p99, errors: result.errors + result.non2xx, ...(cpu === undefined ? {} : { 'server CPU µs/request': cpu }) };
   console.log(JSON.stringify(line));
   return line;

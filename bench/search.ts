@@ -23,7 +23,7 @@ import autocannon from 'autocannon';
 import { connect } from '../server/db/connect.js';
 import { explainSearch } from './explain.js';
 import type { ChildProcess } from 'node:child_process';
-import { BackendAuth, checkRunLength, compiledServer, cpuMs, freePort, startKiln, startNode, waitFor } from './lib.js';
+import { BackendAuth, checkRunLength, compiledServer, freePort, startKiln, startNode, waitFor, withServerCpu } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -71,10 +71,8 @@ const WARM_UP = 20;
 /** Searches whose plans `--explain` prints after the timings: [label, URL]. */
 const explained: [string, string][] = [];
 
-/** The process whose CPU time `measure` reads around its load run: the server answering `url`. */
-let serverPid: number | undefined;
-
-async function measure(label: string, url: string, fhir = true) {
+/** Times `url` (a FHIR search unless `fhir` is false); `pid` is the server answering it, for its CPU time per request. */
+async function measure(label: string, url: string, pid: number | undefined, fhir = true) {
   if (!label.startsWith('baseline')) explained.push([label, url]);
   const times: number[] = [];
   let entries = 0;
@@ -88,12 +86,9 @@ async function measure(label: string, url: string, fhir = true) {
     entries = fhir ? (b.entry?.length ?? 0) : 0;
   }
   times.sort((a, b) => a - b);
-  const before = serverPid === undefined ? undefined : cpuMs(serverPid);
-  const ac = await autocannon({ url, headers: await client().headers(), connections: 10, duration: Number(args.duration) });
-  const after = serverPid === undefined ? undefined : cpuMs(serverPid);
-  // The server's CPU time per request under load (Linux /proc): its cost, apart from the machine's hour.
-  const cpu = before === undefined || after === undefined || ac.requests.total === 0 ? {} : { 'server CPU µs/request': Math.round(((after - before) * 1000) / ac.requests.total) };
-  const row = { query: label, entries, 'p50 ms': +percentile(times, 50).toFixed(2), 'p95 ms': +percentile(times, 95).toFixed(2), 'req/s (10 conn)': Math.round(ac.requests.average), errors: ac.errors + ac.non2xx, ...cpu };
+  const headers = await client().headers();
+  const { result: ac, cpu } = await withServerCpu(pid, () => autocannon({ url, headers, connections: 10, duration: Number(args.duration) }));
+  const row = { query: label, entries, 'p50 ms': +percentile(times, 50).toFixed(2), 'p95 ms': +percentile(times, 95).toFixed(2), 'req/s (10 conn)': Math.round(ac.requests.average), errors: ac.errors + ac.non2xx, ...(cpu === undefined ? {} : { 'server CPU µs/request': cpu }) };
   console.log(JSON.stringify(row));
 }
 
@@ -133,17 +128,16 @@ async function main() {
     const barePort = await freePort();
     bare = startNode('bench/bare-server.ts', [String(barePort)], { BODY: await (await fetch(`${base}/Patient/${s.patientId}`, { headers: await client().headers() })).text() });
     await waitFor(`http://127.0.0.1:${barePort}/`);
-    serverPid = bare.pid;
-    await measure('baseline: bare node:http, the read\'s bytes', `http://127.0.0.1:${barePort}/`, false);
-    serverPid = kiln.proc.pid;
-    await measure('baseline: read Patient/{id}', `${base}/Patient/${s.patientId}`);
-    await measure('Patient?name=', `${base}/Patient?name=${encodeURIComponent(s.family)}`);
-    await measure('Patient?identifier=', `${base}/Patient?identifier=${encodeURIComponent(s.identifier)}`);
-    await measure('Observation?patient&code&_sort=-date&_count=50', `${base}/Observation?patient=${s.patientId}&code=${encodeURIComponent('http://loinc.org|8867-4')}&_sort=-date&_count=50`);
-    await measure('Observation?date=ge&date=lt (one day)', `${base}/Observation?date=ge${s.day}&date=lt${s.next}`);
-    await measure('Encounter?patient&_revinclude=Provenance:target', `${base}/Encounter?patient=${s.patientId}&_revinclude=Provenance:target`);
-    await measure('Condition?subject:Patient.name=', `${base}/Condition?subject:Patient.name=${encodeURIComponent(s.family)}`);
-    await measure('Observation?_count=50, page 200 by next links', await deepPage(base, 200));
+    await measure('baseline: bare node:http, the read\'s bytes', `http://127.0.0.1:${barePort}/`, bare.pid, false);
+    const pid = kiln.proc.pid;
+    await measure('baseline: read Patient/{id}', `${base}/Patient/${s.patientId}`, pid);
+    await measure('Patient?name=', `${base}/Patient?name=${encodeURIComponent(s.family)}`, pid);
+    await measure('Patient?identifier=', `${base}/Patient?identifier=${encodeURIComponent(s.identifier)}`, pid);
+    await measure('Observation?patient&code&_sort=-date&_count=50', `${base}/Observation?patient=${s.patientId}&code=${encodeURIComponent('http://loinc.org|8867-4')}&_sort=-date&_count=50`, pid);
+    await measure('Observation?date=ge&date=lt (one day)', `${base}/Observation?date=ge${s.day}&date=lt${s.next}`, pid);
+    await measure('Encounter?patient&_revinclude=Provenance:target', `${base}/Encounter?patient=${s.patientId}&_revinclude=Provenance:target`, pid);
+    await measure('Condition?subject:Patient.name=', `${base}/Condition?subject:Patient.name=${encodeURIComponent(s.family)}`, pid);
+    await measure('Observation?_count=50, page 200 by next links', await deepPage(base, 200), pid);
     if (args.explain) {
       const db = connect(args.database as string);
       try {

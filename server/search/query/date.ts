@@ -155,10 +155,14 @@ export function dateBranches(floors: readonly (string | undefined)[]): RowMatch[
   return [short, long];
 }
 
+/** One occurrence on a `search_date` row: any of its comma-separated values. */
+export function dateMatch(values: readonly DateValue[]): RowMatch {
+  return (qb, t) => anyOf(qb, values, (w, v) => dateCondition(w, `${t}.start`, `${t}.end`, v.prefix, v.range));
+}
+
 /** The condition of one date parameter occurrence on `search_date`. */
 export function dateWhere(env: QueryEnv, owner: Owner, code: string, modifier: string | undefined, raws: string[], comparators: readonly string[], param: string): Where {
   if (modifier !== undefined) throw badRequest(`${param}: unknown modifier ":${modifier}" for a date parameter (known: missing)`, param, 'not-supported');
   const values = parseDates(raws, comparators, param);
-  const match: RowMatch = (qb, t) => anyOf(qb, values, (w, v) => dateCondition(w, `${t}.start`, `${t}.end`, v.prefix, v.range));
-  return hasIndexRow(env, owner, 'date', code, match, false, dateBranches([occurrenceFloor(values)]));
+  return hasIndexRow(env, owner, 'date', code, dateMatch(values), false, dateBranches([occurrenceFloor(values)]));
 }

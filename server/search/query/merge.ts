@@ -1,6 +1,6 @@
 import { getSearchParam } from '../registry.js';
 import { singleValued } from '../single-valued.js';
-import { dateBranches, dateCondition, occurrenceFloor, parseDates } from './date.js';
+import { dateBranches, dateMatch, occurrenceFloor, parseDates } from './date.js';
 import { alternatives, type Occurrence } from './params.js';
 import { hasIndexRow, type Owner, type QB, type QueryEnv, type Where } from './sql.js';
 
@@ -43,13 +43,8 @@ export function mergedDateRanges(env: QueryEnv, owner: Owner, types: string[] | 
     const def = getSearchParam(type, name);
     if (!def || def.type !== 'date' || !singleValued(def, type)) continue;
     const values = occurrences.map((occ) => parseDates(alternatives(occ), def.comparators, name));
-    const match = (qb: QB, t: string) => {
-      for (const alternativesOf of values) {
-        qb.where((group: QB) => {
-          for (const v of alternativesOf) group.orWhere((w: QB) => dateCondition(w, `${t}.start`, `${t}.end`, v.prefix, v.range));
-        });
-      }
-    };
+    const matches = values.map(dateMatch);
+    const match = (qb: QB, t: string) => matches.forEach((m) => m(qb, t));
     const where = hasIndexRow(env, owner, 'date', def.code, match, false, dateBranches(values.map(occurrenceFloor)));
     where.rank = MERGED_RANK;
     out.push({ where, replaces: occurrences });
