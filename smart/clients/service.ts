@@ -67,6 +67,15 @@ interface ClientRow {
   updated_at: number | string;
 }
 
+/**
+ * A new client id: 128 random bits in hex. Unguessable, needs no escaping in a URL or a
+ * form, and never starts with `-`, which a command line would take for an option
+ * (`kiln clients approve ID`, `kiln launch --client ID`): base64url ids did, one in 64.
+ */
+function newClientId(): string {
+  return randomBytes(16).toString('hex');
+}
+
 /** Methods whose clients authenticate with a shared secret (RFC 7591 §2). */
 const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post']);
 
@@ -108,8 +117,7 @@ export class ClientService {
     const status: ClientStatus = opts.by === 'dynamic' && needsApproval(scopes) ? 'pending' : 'enabled';
     const now = this.now();
     const row: ClientRow = {
-      // 144 random bits: unguessable, and URL-safe so it needs no escaping anywhere.
-      client_id: randomBytes(18).toString('base64url'),
+      client_id: newClientId(),
       metadata: JSON.stringify(metadata),
       secret_enc: clientSecret === undefined ? null : this.box.seal(clientSecret),
       scope: scopes.join(' '),
