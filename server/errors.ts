@@ -101,13 +101,35 @@ export function allOk(message = 'All OK'): OperationOutcome {
   return operationOutcome([issue('informational', message, undefined, 'information')]);
 }
 
+/** Seconds a client is asked to wait (`Retry-After`) when the database was busy. */
+const BUSY_RETRY_AFTER_S = 5;
+
 /**
- * Turns anything thrown into a status and OperationOutcome. Unknown errors are a 500
- * whose text hides internals: the details go to the log, not to the client.
+ * SQLite's answer when another process held the write lock for longer than the
+ * connection waits for it (`busy_timeout`): an index build at the end of a large
+ * `kiln import`, for one (search/deferred-indexes.ts). Nothing was written.
+ */
+function isDatabaseBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/**
+ * Turns anything thrown into a status and OperationOutcome. A busy SQLite database is a
+ * 503 with `Retry-After` (https://www.rfc-editor.org/rfc/rfc9110#name-503-service-unavailable).
+ * Unknown errors are a 500 whose text hides internals: the details go to the log, not
+ * to the client.
  */
 export function normalizeError(err: unknown): { status: number; outcome: OperationOutcome; headers: Record<string, string> } {
   if (err instanceof FhirError) {
     return { status: err.status, outcome: operationOutcome(err.issues), headers: err.headers };
+  }
+  if (isDatabaseBusy(err)) {
+    return {
+      status: 503,
+      outcome: operationOutcome([issue('transient', 'The database is busy with another process\'s write (such as a bulk import building its indexes); nothing was changed, try again shortly')]),
+      headers: { 'Retry-After': String(BUSY_RETRY_AFTER_S) },
+    };
   }
   return {
     status: 500,
