@@ -88,7 +88,7 @@ function keyOf(item: PreparedItem): string {
 function importProvenance(file: ImportFile): ProvenanceRequest {
   return {
     actor: SERVER_ACTOR,
-    header: {
+    own: {
       resourceType: 'Provenance',
       agent: [
         {

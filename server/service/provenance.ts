@@ -26,11 +26,12 @@ export async function recordProvenance(
   const targets = s.targets.filter((t) => !UNTRACKED.has(t.slice(0, t.indexOf('/'))));
   if (targets.length === 0) return;
   let provenance: AnyResource;
-  if (req.header) {
-    provenance = { ...req.header, target: targets.map((reference) => ({ reference })) };
+  const given = req.header ?? req.own;
+  if (given) {
+    provenance = { ...given, target: targets.map((reference) => ({ reference })) };
     if (provenance.recorded === undefined) provenance.recorded = s.now;
     delete provenance.id;
-    validateResource(provenance, { expectedType: 'Provenance', forbidId: true });
+    if (req.header) validateResource(provenance, { expectedType: 'Provenance', forbidId: true });
   } else if (auto) {
     provenance = autoProvenance(targets, s.now, req.actor, req.activity);
   } else {

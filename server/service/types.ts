@@ -37,6 +37,11 @@ export class WriteSession {
 export interface ProvenanceRequest {
   /** The resource sent in the `X-Provenance` header, if any (parsed, not yet validated). */
   header?: AnyResource;
+  /**
+   * A Provenance the server wrote itself (`kiln import`'s, naming its file), recorded like
+   * a header's but not validated: a test checks that it is valid (test/import/load.test.ts).
+   */
+  own?: AnyResource;
   actor: Actor;
   /** v3-DataOperation code (CREATE, UPDATE, DELETE) when the interaction has one. */
   activity?: string;
