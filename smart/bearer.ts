@@ -179,10 +179,8 @@ export class BearerCheck {
     if (token.length > 512) return undefined;
     if (this.db.reader) return this.db.reader.get(SQL, [token]) as TokenRow | undefined;
     // PostgreSQL (every connection to it has a watch): the version comes with the row.
-    const watch = this.db.authVersion;
-    const ticket = watch?.begin();
-    const { rows } = (await this.db.knex.raw(VERSIONED_SQL, [token])) as { rows: TokenRow[] };
-    if (watch) watch.saw(ticket as number, rows[0]?.kiln_auth_version);
+    const select = async () => ((await this.db.knex.raw(VERSIONED_SQL, [token])) as { rows: TokenRow[] }).rows;
+    const rows = this.db.authVersion ? await this.db.authVersion.rows(select) : await select();
     return rows[0];
   }
 

@@ -25,7 +25,7 @@ export const AUTH_VERSION_SQL = `(select "version" from "${AUTH_VERSION_TABLE}" 
  * The versions statements of this process saw, in the order they were sent.
  *
  * Only statements outside any transaction may report: PostgreSQL takes their snapshot
- * when they start, which is after `begin` was called. A statement of a transaction
+ * when they start, which is after `rows` was called. A statement of a transaction
  * begun earlier could show an older state (at REPEATABLE READ its snapshot is its
  * transaction's first).
  */
@@ -36,16 +36,19 @@ export class AuthVersionWatch {
   private latest = 0;
   private latestVersion: number | undefined;
 
-  /** Call just before sending a statement that selects the version; pass the result to `saw`. */
-  begin(): number {
-    return ++this.begun;
-  }
-
-  /** What statement `ticket` (from `begin`) selected as `AUTH_VERSION_COLUMN`. */
-  saw(ticket: number, version: unknown): void {
-    if (ticket <= this.latest || version === undefined || version === null) return;
-    this.latest = ticket;
-    this.latestVersion = Number(version);
+  /**
+   * Sends the statement `run` starts, which selects the version as `AUTH_VERSION_COLUMN`,
+   * and records what its first row saw (none, or a null version, records nothing).
+   */
+  async rows<T>(run: () => PromiseLike<T[]>): Promise<T[]> {
+    const ticket = ++this.begun;
+    const rows = await run();
+    const version = (rows[0] as Record<string, unknown> | undefined)?.[AUTH_VERSION_COLUMN];
+    if (ticket > this.latest && version !== undefined && version !== null) {
+      this.latest = ticket;
+      this.latestVersion = Number(version);
+    }
+    return rows;
   }
 
   /** A mark of this moment, for `unchangedSince`. */

@@ -127,9 +127,7 @@ export class ResourceStore {
     }
     const watch = this.database.authVersion;
     if (watch && db === this.database.knex) {
-      const ticket = watch.begin();
-      const { rows } = (await db.raw(VERSIONED_READ_SQL, [resourceType, id])) as { rows: (Row & Record<string, unknown>)[] };
-      watch.saw(ticket, rows[0]?.[AUTH_VERSION_COLUMN]);
+      const rows = await watch.rows(async () => ((await db.raw(VERSIONED_READ_SQL, [resourceType, id])) as { rows: Row[] }).rows);
       return rows[0] && rows[0].id !== null ? fromRow(rows[0]) : undefined;
     }
     const result = await db.raw(READ_SQL, [resourceType, id]);

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { AUTH_VERSION_TABLE } from '../../server/db/auth-version.js';
 import { OPT_OUT_TABLE } from '../optout.js';
 import { AUTH_TABLES } from './schema.js';
+import { isPostgres } from '../../server/db/dialect.js';
 
 /**
  * Migration `0010_auth_version`, PostgreSQL only: the authorization state's version
@@ -29,10 +30,6 @@ const WHOLE_TABLES: [string, string][] = [
   [AUTH_TABLES.users, 'update or delete or truncate'],
   [OPT_OUT_TABLE, 'insert or update or delete or truncate'],
 ];
-
-function isPostgres(knex: Knex): boolean {
-  return knex.client.dialect === 'postgresql';
-}
 
 export async function createAuthVersion(knex: Knex): Promise<void> {
   if (!isPostgres(knex)) return;

@@ -69,10 +69,8 @@ export function pageQuery(exec: Exec, plan: SearchPlan): QB {
 async function page(exec: Exec, plan: SearchPlan, watch?: AuthVersionWatch): Promise<{ rows: KeyedRow[]; more: boolean }> {
   const backwards = plan.cursor?.backwards ?? false;
   const q = pageQuery(exec, plan);
-  const ticket = watch?.begin();
   if (watch) q.select(exec.raw(`${AUTH_VERSION_SQL} as ${AUTH_VERSION_COLUMN}`));
-  const rows = (await q) as KeyedRow[];
-  if (watch) watch.saw(ticket as number, rows[0]?.[AUTH_VERSION_COLUMN]);
+  const rows = (watch ? await watch.rows(() => q) : await q) as KeyedRow[];
   const more = rows.length > plan.count;
   const kept = rows.slice(0, plan.count);
   return { rows: backwards ? kept.reverse() : kept, more };

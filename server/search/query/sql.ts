@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { SEARCH_TABLES } from '../schema.js';
 import type { IndexKind } from '../types.js';
+import { isPostgres } from '../../db/dialect.js';
 
 /**
  * The SQL building blocks of search, in knex's builder so SQLite and PostgreSQL run the
@@ -94,9 +95,8 @@ const RANK: Record<IndexKind, number> = { reference: 0, token: 1, uri: 1, string
  */
 export function selectOneByResource(qb: QB, kind: IndexKind, t: string): void {
   const table = SEARCH_TABLES[kind];
-  const sqlite = (qb as unknown as { client: { dialect: string } }).client.dialect !== 'postgresql';
-  if (sqlite) qb.select(qb.client.raw('1')).fromRaw(`"${table}" as "${t}" indexed by "${table}_resource"`);
-  else qb.select(qb.client.raw('1')).from(`${table} as ${t}`);
+  if (isPostgres(qb as unknown as { client: { dialect: string } })) qb.select(qb.client.raw('1')).from(`${table} as ${t}`);
+  else qb.select(qb.client.raw('1')).fromRaw(`"${table}" as "${t}" indexed by "${table}_resource"`);
 }
 
 /**
@@ -118,7 +118,7 @@ export function hasIndexRow(
   owner: Owner,
   kind: IndexKind,
   code: string,
-  match?: (qb: QB, t: string) => void,
+  match?: RowMatch,
   negate = false,
   branches?: readonly RowMatch[],
 ): IndexCondition {
