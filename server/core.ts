@@ -5,6 +5,7 @@ import { migrate } from './db/migrations.js';
 import { ResourceStore } from './db/store.js';
 import { inTransaction } from './db/transaction.js';
 import { createLogger } from './log.js';
+import { restoreAtStart } from './search/deferred-indexes.js';
 import { startSearchReadiness } from './search/readiness-sync.js';
 import { SERVER_DEVICE_RESOURCE } from './service/provenance.js';
 import { ResourceService } from './service/resources.js';
@@ -33,6 +34,8 @@ export async function openCore(config: Config, opts: CoreOptions = {}): Promise<
   const log = opts.log ?? createLogger(config.logLevel);
   const db = opts.db ?? connect(config.databaseUrl);
   await migrate(db.knex);
+  // Query indexes an import killed meanwhile left out (search/deferred-indexes.ts).
+  const indexes = await restoreAtStart(db, log);
   const searchReadiness = await startSearchReadiness(config, db, log);
   const resources = new ResourceService(db, new ResourceStore(db), { autoProvenance: config.autoProvenance });
   await ensureServerDevice(resources);
@@ -41,6 +44,7 @@ export async function openCore(config: Config, opts: CoreOptions = {}): Promise<
     resources,
     log,
     close: async () => {
+      indexes.stop();
       searchReadiness.stop();
       if (!opts.db) await db.close();
     },

@@ -33,6 +33,20 @@ export interface DatabaseLocation {
 }
 
 /**
+ * The location of the database `connect(databaseUrl, { schema })` opens, known before
+ * opening it; undefined for an in-memory SQLite database, which no other connection sees.
+ */
+export function databaseLocation(databaseUrl: string, schema?: string): DatabaseLocation | undefined {
+  if (databaseUrl.startsWith('sqlite:')) return sqliteFilename(databaseUrl) === ':memory:' ? undefined : { url: databaseUrl };
+  return { url: databaseUrl, schema };
+}
+
+function sqliteFilename(url: string): string {
+  const path = url.slice('sqlite:'.length);
+  return path === ':memory:' || path === '' ? ':memory:' : resolve(path);
+}
+
+/**
  * SQLite's read-only connection (see `Database.reader`).
  *
  * It also tracks `PRAGMA data_version`, which changes whenever another connection (of
@@ -84,8 +98,7 @@ export function connect(databaseUrl: string, opts: ConnectOptions = {}): Databas
 }
 
 function connectSqlite(url: string): Database {
-  const path = url.slice('sqlite:'.length);
-  const filename = path === ':memory:' || path === '' ? ':memory:' : resolve(path);
+  const filename = sqliteFilename(url);
   if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
   const knex = knexFactory({
     client: 'better-sqlite3',
@@ -116,7 +129,7 @@ function connectSqlite(url: string): Database {
     knex,
     engine: 'sqlite',
     reader,
-    location: filename === ':memory:' ? undefined : { url },
+    location: databaseLocation(url),
     close: async () => {
       reader?.close();
       await knex.destroy();
@@ -205,5 +218,5 @@ function connectPostgres(url: string, opts: ConnectOptions): Database {
     searchPath: opts.schema ? [opts.schema] : undefined,
     pool: { min: 0, max: opts.poolMax ?? 10 },
   });
-  return { knex, engine: 'postgres', authVersion: new AuthVersionWatch(), location: { url, schema: opts.schema }, close: () => knex.destroy() };
+  return { knex, engine: 'postgres', authVersion: new AuthVersionWatch(), location: databaseLocation(url, opts.schema), close: () => knex.destroy() };
 }

@@ -3,6 +3,7 @@ import { createAuthTables, dropAuthTables } from '../../smart/db/schema.js';
 import { createOptOutTable, dropOptOutTable } from '../../smart/optout.js';
 import { createAuthVersion, dropAuthVersion } from '../../smart/db/auth-version.js';
 import { createSearchParamStatusTables, dropSearchParamStatusTables } from '../search/readiness-table.js';
+import { DEFERRAL_TABLE } from '../search/deferred-indexes.js';
 import {
   addDateSpans,
   addItemColumns,
@@ -14,6 +15,7 @@ import {
   setReferenceUrlIndex,
 } from '../search/schema.js';
 import { addResourceKeys, dropResourceKeys, resourceColumns } from './keys.js';
+import { isPostgres } from './dialect.js';
 
 /**
  * Schema migrations, in order. Each runs once per database, recorded by knex in
@@ -111,6 +113,20 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
     up: addDateSpans,
     down: dropDateSpans,
   },
+  // Bulk loads that have the search query indexes away say so (search/deferred-indexes.ts).
+  '0012_index_deferrals': {
+    async up(knex) {
+      await knex.schema.createTable(DEFERRAL_TABLE, (t) => {
+        t.string('owner', 36).primary();
+        t.integer('pid').notNullable();
+        t.string('host', 255).notNullable();
+        t.string('until', 24).notNullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTableIfExists(DEFERRAL_TABLE);
+    },
+  },
 };
 
 /**
@@ -128,7 +144,7 @@ const SEARCH_STATISTICS: Record<string, string[]> = {
 };
 
 async function createSearchStatistics(knex: Knex): Promise<void> {
-  if (knex.client.dialect !== 'postgresql') return;
+  if (!isPostgres(knex)) return;
   for (const [table, columns] of Object.entries(SEARCH_STATISTICS)) {
     await knex.raw(`create statistics if not exists ?? (mcv, dependencies) on ${columns.map(() => '??').join(', ')} from ??`, [`${table}_combined`, ...columns, table]);
     await knex.raw('analyze ??', [table]);
@@ -136,7 +152,7 @@ async function createSearchStatistics(knex: Knex): Promise<void> {
 }
 
 async function dropSearchStatistics(knex: Knex): Promise<void> {
-  if (knex.client.dialect !== 'postgresql') return;
+  if (!isPostgres(knex)) return;
   for (const table of Object.keys(SEARCH_STATISTICS)) await knex.raw('drop statistics if exists ??', [`${table}_combined`]);
 }
 
@@ -150,7 +166,7 @@ async function dropSearchStatistics(knex: Knex): Promise<void> {
  * both engines. The indexes on these columns are rebuilt; the table data is not.
  */
 async function setKeyCollation(knex: Knex, collation: 'C' | 'default'): Promise<void> {
-  if (knex.client.dialect !== 'postgresql') return;
+  if (!isPostgres(knex)) return;
   for (const table of ['resources', 'resource_history']) {
     await knex.raw(
       `alter table ?? alter column resource_type type varchar(64) collate "${collation}", alter column id type varchar(64) collate "${collation}"`,

@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
 import { openCore } from '../core.js';
 import { loadConfig } from '../config.js';
+import { databaseLocation } from '../db/connect.js';
 import { listImportFiles } from './files.js';
 import { DEFAULT_COMMIT_RESOURCES, DEFAULT_NDJSON_CHUNK, importFiles, type ImportOptions } from './importer.js';
+import { startPreparing } from './pipeline.js';
 import { committedLine, failureLine, ProgressLine, summaryLine } from './progress.js';
 import { ImportUsageError } from './types.js';
 
-const USAGE = `Usage: kiln import [--verbose] [--commit-size N] PATH...
+const USAGE = `Usage: kiln import [--verbose] [--commit-size N] [--keep-indexes] PATH...
 
 Loads FHIR R4 transaction/batch/collection Bundles (.json, .json.gz) and NDJSON
 (.ndjson, .ndjson.gz) from the files and folders given (folders recursively, by name).
@@ -14,9 +16,13 @@ Each Bundle file loads or fails as a whole; NDJSON files per chunk of ${DEFAULT_
 Consecutive files share a transaction until it holds N resources (or after a second).
 Resources keep their ids (urn:uuid fullUrls included), so a re-run adds nothing.
 The database comes from DATABASE_URL; KILN_AUTO_PROVENANCE=false records no Provenance.
+On SQLite, a load of at least as many resources as are stored builds the search
+indexes after the rows (faster); searches meanwhile still answer, more slowly.
 
   -v, --verbose        print "committed FILE N resources" once each file has committed
       --commit-size N  resources per transaction (default ${DEFAULT_COMMIT_RESOURCES}; 1 = a commit per file)
+      --keep-indexes   keep the search indexes in place while loading (for a database
+                       that serves searches meanwhile)
   -h, --help           show this help`;
 
 /**
@@ -26,13 +32,18 @@ The database comes from DATABASE_URL; KILN_AUTO_PROVENANCE=false records no Prov
  * See: https://hl7.org/fhir/R4/bundle.html and https://hl7.org/fhir/R4/nd-json.html
  */
 export async function runImport(args: string[]): Promise<number> {
-  let values: { verbose?: boolean; help?: boolean; 'commit-size'?: string };
+  let values: { verbose?: boolean; help?: boolean; 'commit-size'?: string; 'keep-indexes'?: boolean };
   let paths: string[];
   try {
     const parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' }, 'commit-size': { type: 'string' } },
+      options: {
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+        'commit-size': { type: 'string' },
+        'keep-indexes': { type: 'boolean' },
+      },
     });
     values = parsed.values;
     paths = parsed.positionals;
@@ -53,10 +64,10 @@ export async function runImport(args: string[]): Promise<number> {
     console.error(`kiln import: --commit-size must be a whole number of resources, at least 1\n\n${USAGE}`);
     return 2;
   }
-  return importCommand(paths, values.verbose === true, commitSize);
+  return importCommand(paths, { verbose: values.verbose === true, commitSize, keepIndexes: values['keep-indexes'] === true });
 }
 
-async function importCommand(paths: string[], verbose: boolean, commitSize: number): Promise<number> {
+async function importCommand(paths: string[], flags: { verbose: boolean; commitSize: number; keepIndexes: boolean }): Promise<number> {
   const config = loadConfig();
   let files;
   try {
@@ -70,15 +81,28 @@ async function importCommand(paths: string[], verbose: boolean, commitSize: numb
     console.error(`kiln import: no .json, .json.gz, .ndjson or .ndjson.gz files in ${paths.join(', ')}`);
     return 2;
   }
-  const app = await openCore({ ...config, logLevel: 'warn' });
+  // Loads its definitions while this thread opens the database and scans the files.
+  const location = databaseLocation(config.databaseUrl);
+  const preparing = location && startPreparing(location, files, { ndjsonChunk: DEFAULT_NDJSON_CHUNK });
   try {
-    const progress = process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
-    const summary = await importFiles(app, files, { ...outputs(config.autoProvenance, verbose, progress), commitResources: commitSize });
-    progress?.finish();
-    console.log(summaryLine(summary));
-    return summary.failed.length > 0 ? 1 : 0;
+    const app = await openCore({ ...config, logLevel: 'warn' });
+    try {
+      const progress = process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
+      const summary = await importFiles(app, files, {
+        ...outputs(config.autoProvenance, flags.verbose, progress),
+        commitResources: flags.commitSize,
+        deferIndexes: !flags.keepIndexes,
+        preparing,
+      });
+      progress?.finish();
+      console.log(summaryLine(summary));
+      return summary.failed.length > 0 ? 1 : 0;
+    } finally {
+      await app.close();
+    }
   } finally {
-    await app.close();
+    // Already stopped by the import, unless opening the database failed.
+    await preparing?.stop();
   }
 }
 
@@ -87,6 +111,7 @@ function outputs(autoProvenance: boolean, verbose: boolean, progress: ProgressLi
     autoProvenance,
     onScan: progress && ((done, total) => progress.scanning(done, total)),
     onProgress: progress && ((p) => progress.update(p)),
+    onBuildingIndexes: progress && (() => progress.note('building search indexes')),
     onCommitted: verbose
       ? (file, n, lines) => {
           progress?.clear();

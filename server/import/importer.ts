@@ -1,10 +1,11 @@
 import type { Core } from '../core.js';
 import { refreshStatistics } from '../db/statistics.js';
+import { deferQueryIndexes, type IndexDeferral } from '../search/deferred-indexes.js';
 import { withBulkCheckpoints } from './checkpoints.js';
 import { listImportFiles } from './files.js';
 import { CommitFailed, CommitGroup } from './group.js';
 import { loadPrepared, type LoadContext } from './load.js';
-import { preparedUnits } from './pipeline.js';
+import { preparedUnits, type PreparingThread } from './pipeline.js';
 import { asFailure, fromFailureData, type PreparedUnit } from './prepare.js';
 import { scanFiles } from './scan.js';
 import type { ImportFailure, ImportFile } from './types.js';
@@ -36,6 +37,21 @@ export interface ImportOptions {
   ndjsonChunk?: number;
   /** Resources after which the shared transaction commits (a file or chunk is never split). */
   commitResources?: number;
+  /**
+   * False keeps the search tables' query indexes in place while loading
+   * (`kiln import --keep-indexes`); by default a large load builds them afterwards
+   * (search/deferred-indexes.ts).
+   */
+  deferIndexes?: boolean;
+  /**
+   * A preparing thread the caller started for the same files, with the same NDJSON
+   * chunk size (`startPreparing`), before opening the database, so that it has loaded
+   * its definitions by the time the first pass is done; by default the import starts
+   * one when it begins. The import stops it whatever happens.
+   */
+  preparing?: PreparingThread;
+  /** When the load is done and the query indexes it left out are being built. */
+  onBuildingIndexes?: () => void;
   /** After each file of the first pass. */
   onScan?: (filesScanned: number, filesTotal: number) => void;
   /** After each commit and each failed file. */
@@ -89,6 +105,14 @@ export async function importPaths(app: Core, paths: string[], opts: ImportOption
 
 /** Imports `files` in order; never throws for a bad file, the summary names it. */
 export async function importFiles(app: Core, files: ImportFile[], opts: ImportOptions): Promise<ImportSummary> {
+  try {
+    return await importInOrder(app, files, opts);
+  } finally {
+    await opts.preparing?.stop();
+  }
+}
+
+async function importInOrder(app: Core, files: ImportFile[], opts: ImportOptions): Promise<ImportSummary> {
   const startedAt = Date.now();
   const ctx: LoadContext = { app, autoProvenance: opts.autoProvenance };
   const chunk = opts.ndjsonChunk ?? DEFAULT_NDJSON_CHUNK;
@@ -138,14 +162,20 @@ export async function importFiles(app: Core, files: ImportFile[], opts: ImportOp
     }
     if (group.due) await commit();
   };
+  let deferral: IndexDeferral | undefined;
   await withBulkCheckpoints(app.db, async () => {
     try {
       const scan = async () => {
         const index = await scanFiles(files, (n) => opts.onScan?.(n, files.length));
         resourcesTotal = index.resources;
+        // Before the preparing thread resolves anything: it looks identifiers up meanwhile.
+        if (opts.deferIndexes !== false) deferral = await deferQueryIndexes(app.db, index.resources);
         return index;
       };
-      for await (const m of preparedUnits(app.db, files, { ndjsonChunk: chunk }, scan)) {
+      const thread = opts.preparing;
+      if (thread && !startedFor(thread, files, chunk)) throw new Error('the preparing thread was started for other files or another chunk size');
+      const units = thread ? thread.units(scan) : preparedUnits(app.db.location, files, { ndjsonChunk: chunk }, scan);
+      for await (const m of units) {
         if (m.type === 'unit') await load(reports[m.file], m.unit, m.resources, m.lines);
         else if (m.type === 'failed') fail(reports[m.file], fromFailureData(m.failure));
         else if (m.type === 'file-done') {
@@ -156,10 +186,19 @@ export async function importFiles(app: Core, files: ImportFile[], opts: ImportOp
       await commit();
     } finally {
       await group.abandon();
+      if (deferral) {
+        opts.onBuildingIndexes?.();
+        await deferral.end();
+      }
     }
   });
   await refreshStatistics(app.db);
   return summarize(reports, startedAt, files.some((f) => f.format === 'ndjson') ? chunk : undefined);
+}
+
+/** True when `thread` was started for these files, in this order, with this NDJSON chunk size. */
+function startedFor(thread: PreparingThread, files: ImportFile[], chunk: number): boolean {
+  return thread.options.ndjsonChunk === chunk && thread.files.length === files.length && thread.files.every((f, i) => f.path === files[i].path);
 }
 
 /** One loaded Bundle file or NDJSON chunk, waiting for its group to commit. */

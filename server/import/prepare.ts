@@ -4,8 +4,7 @@ import { searchParamsFor } from '../search/registry.js';
 import type { NewVersion } from '../db/store.js';
 import { indexBindings, type IndexBindings } from '../search/write.js';
 import { stageVersion } from '../service/resources.js';
-import { definitions } from '../validate/definitions.js';
-import { validateResource } from '../validate/index.js';
+import { loadValidator, validateResource } from '../validate/index.js';
 import { bundleEntries, lineEntry } from './entries.js';
 import { BundleReader, readLines } from './files.js';
 import { ReferenceResolver } from './resolve.js';
@@ -68,12 +67,12 @@ export interface PrepareOptions {
 const MAX_ISSUES = 3;
 
 /**
- * Loads what validation and index extraction need (the R4 definitions, the search
- * parameters) now rather than on first use: a thread that has time to spare while
- * another scans does it then.
+ * Loads what validation and index extraction need (the R4 definitions, the code sets
+ * of required bindings, the search parameters) now rather than on first use: a thread
+ * that has time to spare while another scans does it then.
  */
 export function loadDefinitions(): void {
-  definitions();
+  loadValidator();
   searchParamsFor('Patient');
 }
 

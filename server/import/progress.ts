@@ -12,6 +12,7 @@ const REDRAW_MS = 100;
 export class ProgressLine {
   private last = 0;
   private shown = false;
+  private text = '';
 
   constructor(private readonly out: NodeJS.WriteStream) {}
 
@@ -29,6 +30,13 @@ export class ProgressLine {
   count(label: string, done: number, total: number, startedAt: number): void {
     if (done < total && !this.due()) return;
     this.draw(countText(label, done, total, startedAt));
+  }
+
+  /** A step without a count, shown after the last state (`… · building search indexes`). */
+  note(text: string): void {
+    const state = this.text;
+    this.draw(`${state} · ${text}`);
+    this.text = state;
   }
 
   /** Clears the line so other output starts on a clean one. */
@@ -50,6 +58,7 @@ export class ProgressLine {
   private draw(text: string): void {
     this.last = Date.now();
     this.shown = true;
+    this.text = text;
     this.out.write(`\r${text}\x1b[K`);
   }
 }

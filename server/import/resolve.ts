@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { IDENTIFIER_CODE } from '../search/deferred-indexes.js';
 import { isUrnReference, parseConditional, referenceSites, type ConditionalReference, type ReferenceSite } from './references.js';
 import type { ImportIndex } from './scan.js';
 import { ImportFailure, type ImportEntry } from './types.js';
@@ -105,13 +106,24 @@ export class ReferenceResolver {
 
   /** Ids from the search index rows of the `identifier` parameter (written with every stored version). */
   private async storedWithIdentifier(knex: Knex, c: ConditionalReference): Promise<string[]> {
-    const q = knex('search_token as t')
-      .join('resources as r', 'r.rid', 't.rid')
-      .distinct('r.id')
-      .where({ 't.resource_type': c.type, 't.code': 'identifier', 't.value': c.value });
-    if (c.system === '') q.whereNull('t.system');
-    else if (c.system !== undefined) q.where('t.system', c.system);
-    const rows: { id: string }[] = await q;
+    const rows: { id: string }[] = await identifierQuery(knex, c);
     return rows.map((r) => r.id);
   }
+}
+
+/**
+ * The ids of the stored resources of `c.type` with the identifier of `c`. The parameter
+ * code is a constant of the statement, not a bound value, so that SQLite can use the
+ * partial index of identifier rows while a bulk load has the query indexes away
+ * (search/deferred-indexes.ts); otherwise the token table's query index serves it.
+ */
+export function identifierQuery(knex: Knex, c: ConditionalReference): Knex.QueryBuilder {
+  const q = knex('search_token as t')
+    .join('resources as r', 'r.rid', 't.rid')
+    .distinct('r.id')
+    .where({ 't.resource_type': c.type, 't.value': c.value })
+    .whereRaw(`?? = '${IDENTIFIER_CODE}'`, ['t.code']);
+  if (c.system === '') q.whereNull('t.system');
+  else if (c.system !== undefined) q.where('t.system', c.system);
+  return q;
 }

@@ -1,5 +1,4 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { SearchParameter } from 'fhir/r4';
 import { connect, type DatabaseLocation } from '../db/connect.js';
 import { useCustomSearchParameters } from '../search/registry.js';
 import { loadDefinitions, prepareFiles, type PrepareOptions } from './prepare.js';
@@ -18,8 +17,6 @@ export interface WorkerInput {
   files: ImportFile[];
   options: PrepareOptions;
   location: DatabaseLocation;
-  /** The main thread's custom SearchParameters, so both threads index alike. */
-  searchParameters: readonly SearchParameter[];
 }
 
 const port = parentPort;
@@ -31,16 +28,19 @@ let index: ImportIndex | undefined;
 let credit = 0;
 let wake: (() => void) | undefined;
 port.on('message', (m: ToWorker) => {
-  if ('index' in m) index = new ImportIndex(m.index);
-  else credit += m.credit;
+  if ('index' in m) {
+    // The main thread's custom SearchParameters (known once it has opened the
+    // database), so that both threads index alike.
+    useCustomSearchParameters(m.searchParameters);
+    index = new ImportIndex(m.index);
+  } else credit += m.credit;
   wake?.();
 });
 const until = async (ready: () => boolean) => {
   while (!ready()) await new Promise<void>((resolve) => (wake = resolve));
 };
 
-// While the main thread scans the files.
-useCustomSearchParameters(input.searchParameters);
+// While the main thread opens the database and scans the files.
 loadDefinitions();
 const db = connect(input.location.url, { schema: input.location.schema, poolMax: 1 });
 try {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { SPAN_LONG, SPAN_SHORT } from './ranges.js';
 import { MAX_INDEXED_TEXT, MAX_INDEXED_URL, type IndexKind } from './types.js';
+import { isPostgres } from '../db/dialect.js';
 
 /**
  * The search index tables: one per search parameter type, each row one value of one
@@ -106,10 +107,6 @@ const INDEXES: Record<IndexKind, Record<string, string[]>> = {
   quantity: { lookup: ['resource_type', 'code', 'low', 'high'] },
   uri: { lookup: ['resource_type', 'code', 'value', 'rid'] },
 };
-
-function isPostgres(knex: Knex): boolean {
-  return knex.client.dialect === 'postgresql';
-}
 
 /** Creates one `search_*` table as `name`, without its indexes. */
 async function createTable(knex: Knex, kind: IndexKind, name: string): Promise<void> {
@@ -322,10 +319,55 @@ async function createIndexesByTextId(knex: Knex, kind: IndexKind): Promise<void>
 }
 
 async function dropIndexes(knex: Knex, table: string, suffixes: string[]): Promise<void> {
-  for (const suffix of suffixes) await knex.raw('drop index if exists ??', [`${table}_${suffix}`]);
+  for (const suffix of suffixes) await dropQueryIndex(knex, { name: `${table}_${suffix}` });
 }
 
 /** Drops the `search_*` tables (a migration's `down`). */
 export async function dropSearchTables(knex: Knex): Promise<void> {
   for (const table of Object.values(SEARCH_TABLES)) await knex.schema.dropTableIfExists(table);
+}
+
+/**
+ * A query index of a `search_*` table: what searches seek on, as opposed to the
+ * `_resource` index, which writes use to replace a resource's rows.
+ */
+export interface QueryIndex {
+  name: string;
+  table: string;
+  columns: readonly string[];
+  /** A partial index's predicate: the rows whose `column` is not null, or equals `equals`. */
+  where?: { column: string; equals?: string };
+}
+
+/** The query indexes of each table now: the first ones, with the date lookup of migration 0011. */
+const CURRENT_INDEXES: Readonly<Record<IndexKind, Record<string, string[]>>> = { ...INDEXES, date: { lookup: DATE_LOOKUP_WITH_SPAN } };
+
+/** The query indexes of every `search_*` table, as the latest migration leaves them. */
+export function queryIndexes(): QueryIndex[] {
+  const out: QueryIndex[] = [];
+  for (const [kind, table] of Object.entries(SEARCH_TABLES) as [IndexKind, string][]) {
+    for (const [suffix, columns] of Object.entries(CURRENT_INDEXES[kind])) {
+      const nonNull = NON_NULL_ONLY[kind]?.[suffix];
+      out.push({ name: `${table}_${suffix}`, table, columns, ...(nonNull ? { where: { column: nonNull } } : {}) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Creates `index` unless an index of its name exists (both engines take `if not exists`).
+ * A predicate's value is written into the statement, since neither engine binds
+ * parameters in DDL (and SQLite uses a partial index only for a query whose condition
+ * names the same constant); it is one of this project's constants, quoted as SQL quotes.
+ */
+export async function createQueryIndex(knex: Knex, index: QueryIndex): Promise<void> {
+  const columns = index.columns.map(() => '??').join(', ');
+  const w = index.where;
+  const where = !w ? '' : w.equals === undefined ? ' where ?? is not null' : ` where ?? = '${w.equals.replaceAll("'", "''")}'`;
+  await knex.raw(`create index if not exists ?? on ?? (${columns})${where}`, [index.name, index.table, ...index.columns, ...(w ? [w.column] : [])]);
+}
+
+/** Drops the index named `index.name` if it exists. */
+export async function dropQueryIndex(knex: Knex, index: Pick<QueryIndex, 'name'>): Promise<void> {
+  await knex.raw('drop index if exists ??', [index.name]);
 }

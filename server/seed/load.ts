@@ -2,19 +2,41 @@ import { openCore, type Core } from '../core.js';
 import type { Config } from '../config.js';
 import { refreshStatistics } from '../db/statistics.js';
 import { inTransaction } from '../db/transaction.js';
+import { deferQueryIndexes } from '../search/deferred-indexes.js';
 import { loadResources } from '../service/load.js';
 import { WriteSession, type AnyResource } from '../service/types.js';
 import { validateResource } from '../validate/index.js';
 import { generateSeed, type SeedOptions } from './index.js';
+
+/**
+ * Resources the generator writes per patient, rounded down (49,667 for 100 patients with
+ * seed 1, about 497 each), for deciding whether to build the search indexes after the
+ * rows (search/deferred-indexes.ts).
+ */
+const RESOURCES_PER_PATIENT = 450;
 
 /** Resources per database transaction while seeding: large enough to amortise commits. */
 const TRANSACTION_SIZE = 5000;
 
 /**
  * Writes generated sample data. Each batch carries its own Provenance, so no automatic
- * one is added. Every resource is validated like any other write.
+ * one is added. Every resource is validated like any other write. A seed at least as
+ * large as what is stored builds the search indexes after its rows, as a large import
+ * does (search/deferred-indexes.ts).
  */
 export async function seed(app: Core, opts: SeedOptions, progress?: (resources: number) => void): Promise<number> {
+  const deferral = await deferQueryIndexes(app.db, opts.patients * RESOURCES_PER_PATIENT);
+  let total: number;
+  try {
+    total = await writeSeed(app, opts, progress);
+  } finally {
+    await deferral?.end();
+  }
+  await refreshStatistics(app.db);
+  return total;
+}
+
+async function writeSeed(app: Core, opts: SeedOptions, progress?: (resources: number) => void): Promise<number> {
   let pending: AnyResource[] = [];
   let total = 0;
   const flush = async () => {
@@ -32,7 +54,6 @@ export async function seed(app: Core, opts: SeedOptions, progress?: (resources: 
     if (pending.length >= TRANSACTION_SIZE) await flush();
   }
   if (pending.length) await flush();
-  await refreshStatistics(app.db);
   return total;
 }
 

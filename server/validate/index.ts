@@ -35,7 +35,7 @@
  */
 import type { OperationOutcomeIssue } from 'fhir/r4';
 import { FhirError } from '../errors.js';
-import { isResourceTypeName, resourceTypeNames, typeModel, type TypeModel } from './model.js';
+import { isResourceTypeName, loadModel, resourceTypeNames, typeModel, type TypeModel } from './model.js';
 import { STOP, Walker, walkResourceBody } from './walker.js';
 
 /** What the caller expects of the resource beyond conformance to its type. */
@@ -79,6 +79,11 @@ export function validationIssues(resource: unknown, opts: ValidateOptions = {}):
     if (err instanceof FhirError) return err.issues;
     throw err;
   }
+}
+
+/** Loads the definitions and code sets validation uses, ahead of the first resource (`kiln import`'s preparing thread). */
+export function loadValidator(): void {
+  loadModel();
 }
 
 /** True if `type` is an R4 resource type (from the R4 StructureDefinitions). */

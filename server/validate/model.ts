@@ -76,6 +76,14 @@ function getState(): State {
   return state;
 }
 
+/**
+ * Loads what validation needs before the first resource: the definitions and the code
+ * sets of the required bindings (the models are still compiled per type on first use).
+ */
+export function loadModel(): void {
+  getState();
+}
+
 function merge(base: ElementInfo | undefined, own: ElementInfo): ElementInfo {
   if (!base) return own;
   const out: Record<string, unknown> = { ...base };

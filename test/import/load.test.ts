@@ -2,8 +2,14 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { connect } from '../../server/db/connect.js';
+import { listImportFiles } from '../../server/import/files.js';
+import { DEFAULT_NDJSON_CHUNK, importFiles } from '../../server/import/importer.js';
+import { startPreparing } from '../../server/import/pipeline.js';
+import { IDENTIFIER_INDEX } from '../../server/search/deferred-indexes.js';
+import { queryIndexes } from '../../server/search/schema.js';
+import { validateResource } from '../../server/validate/index.js';
 import { engines } from '../helpers/db.js';
-import { bundle, FileSet, harness, observation, patient, uuid, uuidEntry, type ImportHarness } from './fixtures.js';
+import { bundle, encounter, FileSet, harness, NPI, observation, patient, practitioner, uuid, uuidEntry, type ImportHarness } from './fixtures.js';
 
 /**
  * What `kiln import` stores: ids kept, no duplicates on a re-run, one Provenance per file,
@@ -70,6 +76,74 @@ describe.each(engines())('kiln import loading (%s)', (engine) => {
     await h.run([files.json('three.json', bundle([uuidEntry('Patient', r, patient('NoProv'))]))], { autoProvenance: false });
     expect(await h.read('Patient', r)).toBeDefined();
     expect(await h.count('Provenance')).toBe(2);
+  });
+
+  it('records a valid Provenance of its own, whatever the file is called', async () => {
+    const p = uuid();
+    files.json('odd name \u00e9 \u0007.json', bundle([uuidEntry('Patient', p, patient('Odd'))]));
+    expect((await h.run([files.dir])).failed).toEqual([]);
+    const [row] = await h.database.db.knex('resources').where({ resource_type: 'Provenance' }).select('content');
+    const provenance = JSON.parse(row.content);
+    expect(provenance.entity[0].what.display).toBe('kiln import of odd name \u00e9 \u0007.json');
+    // Not validated when written (the server made it): it must be valid all the same.
+    expect(() => validateResource(provenance, { expectedType: 'Provenance' })).not.toThrow();
+  });
+
+  it('builds the query indexes after a load at least as large as what is stored; keeps them otherwise or when told to', async () => {
+    const knex = h.database.db.knex;
+    const lookups = queryIndexes().map((i) => i.name);
+    // What the catalog holds at each commit, read on a connection of its own (SQLite: synchronously, within the import).
+    const seen: string[][] = [];
+    const peek = engine === 'sqlite' ? new BetterSqlite3(h.database.url.slice('sqlite:'.length), { readonly: true }) : undefined;
+    const onCommitted = () => {
+      if (peek) seen.push((peek.prepare("select name from sqlite_master where type = 'index'").all() as { name: string }[]).map((r) => r.name));
+    };
+    const names = async (): Promise<string[]> =>
+      engine === 'sqlite'
+        ? (await knex('sqlite_master').where('type', 'index').select('name')).map((r: { name: string }) => r.name)
+        : ((await knex.raw('select indexname as name from pg_indexes where schemaname = current_schema()')) as { rows: { name: string }[] }).rows.map((r) => r.name);
+    try {
+      const [doc, p, enc] = [uuid(), uuid(), uuid()];
+      files.json('a/doc.json', bundle([uuidEntry('Practitioner', doc, practitioner('5550001'))]));
+      expect((await h.run([files.path('a')], { onCommitted })).failed).toEqual([]);
+      // A bigger load whose reference to the stored Practitioner resolves by identifier meanwhile.
+      const visits = [uuidEntry('Patient', p, patient('Big')), uuidEntry('Encounter', enc, encounter(`urn:uuid:${p}`, `Practitioner?identifier=${NPI}|5550001`))];
+      for (let i = 0; i < 4; i++) visits.push(uuidEntry('Patient', uuid(), patient(`More${i}`)));
+      files.json('b/visits.json', bundle(visits));
+      expect((await h.run([files.path('b')], { onCommitted })).failed).toEqual([]);
+      expect((await h.read('Encounter', enc))?.participant[0].individual.reference).toBe(`Practitioner/${doc}`);
+      // Smaller than what is stored now, and large but told to keep them.
+      files.json('c/one.json', bundle([uuidEntry('Patient', uuid(), patient('Small'))]));
+      expect((await h.run([files.path('c')], { onCommitted })).failed).toEqual([]);
+      const many = Array.from({ length: 30 }, () => uuidEntry('Patient', uuid(), patient('Kept')));
+      files.json('d/many.json', bundle(many));
+      expect((await h.run([files.path('d')], { onCommitted, deferIndexes: false })).failed).toEqual([]);
+
+      // After every load, all of them and no identifier index.
+      expect(await names()).toEqual(expect.arrayContaining(lookups));
+      expect(await names()).not.toContain(IDENTIFIER_INDEX.name);
+      if (peek) {
+        const away = (at: string[]) => lookups.every((n) => !at.includes(n)) && at.includes(IDENTIFIER_INDEX.name);
+        const kept = (at: string[]) => lookups.every((n) => at.includes(n)) && !at.includes(IDENTIFIER_INDEX.name);
+        // 1 Practitioner onto the server's Device, 6 onto 3 stored: away; then 1 onto 10, and 30 kept by request.
+        expect(seen.map((at) => (away(at) ? 'away' : kept(at) ? 'kept' : 'other'))).toEqual(['away', 'away', 'kept', 'kept']);
+      }
+    } finally {
+      peek?.close();
+    }
+  });
+
+  it('uses a preparing thread its caller started, and refuses one started for other files', async () => {
+    const [p, q] = [uuid(), uuid()];
+    files.json('one.json', bundle([uuidEntry('Patient', p, patient('Early'))]));
+    const list = await listImportFiles([files.dir]);
+    const early = startPreparing(h.app.db.location, list, { ndjsonChunk: DEFAULT_NDJSON_CHUNK });
+    expect((await importFiles(h.app, list, { autoProvenance: false, preparing: early })).failed).toEqual([]);
+    expect(await h.read('Patient', p)).toBeDefined();
+    files.json('two.json', bundle([uuidEntry('Patient', q, patient('Late'))]));
+    const wrong = startPreparing(h.app.db.location, list, { ndjsonChunk: DEFAULT_NDJSON_CHUNK });
+    await expect(importFiles(h.app, await listImportFiles([files.dir]), { autoProvenance: false, preparing: wrong })).rejects.toThrow(/other files/);
+    expect(await h.read('Patient', q)).toBeUndefined();
   });
 
   it('reads gzip-compressed Bundles and NDJSON', async () => {

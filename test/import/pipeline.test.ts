@@ -83,13 +83,13 @@ describe('the preparing thread', () => {
       files.json('c.json', { resourceType: 'Bundle', type: 'searchset' });
       const list = (await listImportFiles([files.dir])).filter((f) => f.path.endsWith('.json'));
       const seen: string[] = [];
-      for await (const m of preparedUnits(db, list, { ndjsonChunk: 10 }, async () => new ImportIndex())) {
+      for await (const m of preparedUnits(db.location, list, { ndjsonChunk: 10 }, async () => new ImportIndex())) {
         seen.push(m.type === 'unit' ? `unit ${m.file}: ${m.unit.items.map((i) => i.version.id).join()}` : `${m.type} ${m.file}`);
         if (seen.length === 3) break;
       }
       expect(seen).toEqual([`unit 0: ${p1}`, 'file-done 0', `unit 1: ${p2}`]);
       // Each unit's resources are staged as version 1 of their own id, with their rows named by position.
-      for await (const m of preparedUnits(db, list, { ndjsonChunk: 10 }, async () => new ImportIndex())) {
+      for await (const m of preparedUnits(db.location, list, { ndjsonChunk: 10 }, async () => new ImportIndex())) {
         if (m.type === 'failed') {
           expect(m).toMatchObject({ file: 2, failure: { reason: expect.stringContaining('searchset') } });
           return;

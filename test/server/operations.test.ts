@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../server/config.js';
 import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
 import { clientCredentials } from '../helpers/auth.js';
-import { addClientByCli, spawnServe, unexpectedStderr, type ServeProcess } from '../helpers/serve.js';
+import { addClientByCli, SERVE_TIMEOUT_MS, startServe, unexpectedStderr, type ServeProcess } from '../helpers/serve.js';
 
 describe('configuration', () => {
   it('has the documented defaults', () => {
@@ -76,11 +76,10 @@ describe('kiln serve as a process', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kiln-serve-'));
     env = { DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}` };
-    serve = await spawnServe({ ...env, KILN_SAMPLE_PATIENTS: '2' });
-    await serve.until(() => serve.out().includes('"listening"'));
-  });
+    serve = await startServe({ ...env, KILN_SAMPLE_PATIENTS: '2' }, '"listening"');
+  }, SERVE_TIMEOUT_MS);
   afterAll(() => {
-    serve.child.kill('SIGKILL');
+    serve?.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -128,9 +127,8 @@ describe('kiln serve as a process', () => {
 describe('kiln serve stopped twice', () => {
   it('waits for a request in flight on the first signal and stops at once on the second', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kiln-serve-'));
-    const serve = await spawnServe({ DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}`, KILN_SAMPLE_DATA: 'false' });
+    const serve = await startServe({ DATABASE_URL: `sqlite:${join(dir, 'k.sqlite')}`, KILN_SAMPLE_DATA: 'false' }, '"listening"');
     try {
-      await serve.until(() => serve.out().includes('"listening"'));
       // A request whose body never finishes keeps the graceful stop waiting.
       const req = request(`${serve.base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', 'content-length': '100' } });
       req.on('error', () => undefined);
@@ -148,5 +146,5 @@ describe('kiln serve stopped twice', () => {
       serve.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, SERVE_TIMEOUT_MS);
 });
