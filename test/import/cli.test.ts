@@ -1,9 +1,13 @@
-import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
-import { createInterface } from 'node:readline';
+import { loadConfig } from '../../server/config.js';
+import { openCore } from '../../server/core.js';
 import { connect } from '../../server/db/connect.js';
+import { DEFERRAL_TABLE, IDENTIFIER_INDEX } from '../../server/search/deferred-indexes.js';
+import { queryIndexes } from '../../server/search/schema.js';
 import { fhirFetch, startTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/app.js';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { runKiln } from '../helpers/kiln.js';
+import { CHANGED_DEFINITIONS, definitionsFile } from '../search/reindex-fixtures.js';
 import { bundle, FileSet, observation, patient, uuid, uuidEntry } from './fixtures.js';
 
 /**
@@ -11,34 +15,13 @@ import { bundle, FileSet, observation, patient, uuid, uuidEntry } from './fixtur
  * and killed with SIGKILL in the middle of an import.
  */
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string[];
-  stderr: string;
-}
-
 /**
- * Runs `kiln import ARGS` from the TypeScript sources; `onLine` sees each stdout line as
- * it comes and may kill the process.
+ * Runs `kiln import ARGS` from the TypeScript sources, with stdout as lines; `onLine`
+ * sees each as it comes and may kill the process.
  */
-function kilnImport(args: string[], env: Record<string, string>, onLine?: (line: string, kill: () => void) => void): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'import', ...args], {
-    cwd: process.cwd(),
-    env: { ...process.env, KILN_LOG_LEVEL: 'silent', KILN_SECRET_KEY: TEST_SECRET_KEY, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stdout: string[] = [];
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    stdout.push(line);
-    onLine?.(line, () => child.kill('SIGKILL'));
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+async function kilnImport(args: string[], env: Record<string, string>, onLine?: (line: string, kill: () => void) => void) {
+  const run = await runKiln(['import', ...args], { env: { KILN_SECRET_KEY: TEST_SECRET_KEY, ...env }, onLine });
+  return { ...run, stdout: run.stdout.split('\n').filter(Boolean) };
 }
 
 describe.each(engines())('kiln import command (%s)', (engine) => {
@@ -79,6 +62,30 @@ describe.each(engines())('kiln import command (%s)', (engine) => {
       const run = await kilnImport([`--commit-size=${bad}`, files.dir], { DATABASE_URL: t.database.url });
       expect([bad, run.code]).toEqual([bad, 2]);
       expect(run.stderr).toContain('--commit-size must be a whole number');
+    }
+  }, 60_000);
+});
+
+describe('kiln import with custom search parameters (sqlite)', () => {
+  it('indexes what KILN_SEARCH_PARAMETERS defines, on the preparing thread too', async () => {
+    const database = await freshDatabase('sqlite');
+    await database.db.close();
+    const files = new FileSet();
+    try {
+      const p = uuid();
+      files.json('married.json', bundle([uuidEntry('Patient', p, { ...patient('Wed'), maritalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: 'M' }] } })]));
+      const run = await kilnImport([files.dir], { DATABASE_URL: database.url, KILN_SEARCH_PARAMETERS: definitionsFile(CHANGED_DEFINITIONS) });
+      if (run.code !== 0) throw new Error(`kiln import exited with ${run.code}:\n${run.stderr}`);
+      const db = connect(database.url);
+      try {
+        const rows = await db.knex('search_token as t').join('resources as r', 'r.rid', 't.rid').where({ 'r.id': p, 't.code': 'marital-status' }).select('t.system', 't.value');
+        expect(rows).toEqual([{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', value: 'M' }]);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      files.remove();
+      await database.drop();
     }
   }, 60_000);
 });
@@ -137,6 +144,18 @@ describe('kiln import killed with SIGKILL (sqlite)', () => {
       expect(complete.length).toBeLessThan(FILES);
       const [{ n: provenances }] = await db.knex('resources').where({ resource_type: 'Provenance' }).count({ n: '*' });
       expect(Number(provenances)).toBe(complete.length);
+      // The load into an empty database had the query indexes away (search/deferred-indexes.ts)...
+      const names = async () => (await db.knex('sqlite_master').where('type', 'index').select('name')).map((r: { name: string }) => r.name);
+      expect(await names()).not.toEqual(expect.arrayContaining(['search_token_lookup']));
+      expect(await names()).toContain(IDENTIFIER_INDEX.name);
+      // ...and said so, under the process id of a process that no longer exists...
+      expect(await db.knex(DEFERRAL_TABLE).count({ n: '*' })).toEqual([{ n: 1 }]);
+      // ...so the next process that opens the database builds them, and clears that row.
+      const core = await openCore(loadConfig({ DATABASE_URL: database.url, KILN_LOG_LEVEL: 'silent' }), { db });
+      await core.close();
+      expect(await names()).toEqual(expect.arrayContaining(queryIndexes().map((i) => i.name)));
+      expect(await names()).not.toContain(IDENTIFIER_INDEX.name);
+      expect(await db.knex(DEFERRAL_TABLE).count({ n: '*' })).toEqual([{ n: 0 }]);
     } finally {
       await db.close();
     }

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { getSearchParam } from '../../server/search/registry.js';
 import { reindex } from '../../server/search/reindex.js';
 import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
 import { engines, freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { runKiln } from '../helpers/kiln.js';
 import { ids, putAll, searchBundle } from './query-fixtures.js';
 import { CHANGED_DEFINITIONS, DATA, definitionsFile, eventually, LATE } from './reindex-fixtures.js';
 
@@ -27,19 +27,6 @@ async function patientParams(t: TestApp): Promise<{ names: string[]; includes: s
   const patient = resources.find((r) => r.type === 'Patient')!;
   const organization = resources.find((r) => r.type === 'Organization')!;
   return { names: (patient.searchParam ?? []).map((p) => p.name), includes: patient.searchInclude ?? [], revIncludes: organization.searchRevInclude ?? [] };
-}
-
-/** Runs `kiln ARGS` from the sources in a process of its own (without blocking this one's server). */
-function kiln(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
 }
 
 /** The queries that use a waiting parameter somewhere, and the parameter the outcome names. */
@@ -168,10 +155,10 @@ describe.each(engines())('search parameters after a definition change (%s)', (en
   });
 
   it('kiln reindex --all rebuilds from another process, and the server follows its progress', async () => {
-    const run = (...args: string[]) => kiln(['reindex', ...args], { DATABASE_URL: database.url, KILN_SEARCH_PARAMETERS: file, KILN_LOG_LEVEL: 'silent' });
+    const run = (...args: string[]) => runKiln(['reindex', ...args], { env: { DATABASE_URL: database.url, KILN_SEARCH_PARAMETERS: file } });
     const started = await run('--all', '--type', 'Patient', '--batch-size', '4', '--max-batches', '1');
     expect(started.stderr).toBe('');
-    expect(started.status).toBe(0);
+    expect(started.code).toBe(0);
     expect(started.stdout).toMatch(/^reindexed 4 resources of 0 types in [\d.]+ s \(\d+\/s\); 0 search parameters ready; \d+ still waiting \(run kiln reindex again to go on\)\n$/);
     expect((await run('--status')).stdout).toContain('Patient.gender waits since');
     await eventually(async () => (await fhirFetch(t, 'Patient?gender=female')).status === 400);
@@ -181,13 +168,13 @@ describe.each(engines())('search parameters after a definition change (%s)', (en
     expect(compartment.text).toContain('Patient compartment search of Patient: the search parameter \\"link\\"');
 
     const finished = await run();
-    expect(finished.status).toBe(0);
+    expect(finished.code).toBe(0);
     expect(finished.stdout).toMatch(/^reindexed 2 resources of 1 types in [\d.]+ s \(\d+\/s\); \d+ search parameters ready\n$/);
     expect((await run('--status')).stdout).toBe('every search parameter is ready\n');
     await eventually(async () => (await fhirFetch(t, 'Patient?gender=female')).status === 200);
     expect(await ids(t, 'Patient?gender=female')).toEqual(['p1', 'p3', 'p5']);
     expect(await ids(t, 'Patient?marital-status=M')).toEqual(['p1', 'p3', 'p4', 'p6']);
-    expect((await run('--type', 'Nothing')).status).toBe(2);
+    expect((await run('--type', 'Nothing')).code).toBe(2);
   });
 });
 

@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { fhirFetch, startTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/app.js';
+import { runKiln } from '../helpers/kiln.js';
 
 /** `kiln token`: the operator's way to a backend token, checked by the running server like any other. */
 describe('kiln token', () => {
@@ -12,35 +12,32 @@ describe('kiln token', () => {
 
   const kiln = (...args: string[]) => kilnWithKey(TEST_SECRET_KEY, ...args);
   const kilnWithKey = (key: string, ...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'token', ...args], {
-      env: { ...process.env, DATABASE_URL: t.database.url, KILN_SECRET_KEY: key, KILN_BASE_URL: t.base, KILN_LOG_LEVEL: 'silent' },
-      encoding: 'utf8',
-    });
+    runKiln(['token', ...args], { env: { DATABASE_URL: t.database.url, KILN_SECRET_KEY: key, KILN_BASE_URL: t.base } });
 
   it('prints a token the server accepts, limited to the scopes asked for', async () => {
-    const run = kiln('--scope', 'system/Patient.rs');
-    expect(run.status).toBe(0);
+    const run = await kiln('--scope', 'system/Patient.rs');
+    expect(run.code).toBe(0);
     const out = JSON.parse(run.stdout);
     expect(out.scope).toBe('system/Patient.rs');
     expect(out.expires_in).toBeLessThanOrEqual(300);
     expect((await fhirFetch(t, 'Patient', { token: out.access_token })).status).toBe(200);
     expect((await fhirFetch(t, 'Patient', { token: 'not-a-token' })).status).toBe(401);
-    const quiet = kiln('--quiet', '--scope', 'system/Patient.rs');
+    const quiet = await kiln('--quiet', '--scope', 'system/Patient.rs');
     expect(quiet.stdout.trim()).toMatch(/^[A-Za-z0-9_-]{40,}$/);
   });
 
-  it('refuses scopes other than system/ ones, and unknown clients', () => {
-    const patient = kiln('--scope', 'patient/Patient.rs');
-    expect(patient.status).toBe(2);
+  it('refuses scopes other than system/ ones, and unknown clients', async () => {
+    const patient = await kiln('--scope', 'patient/Patient.rs');
+    expect(patient.code).toBe(2);
     expect(patient.stderr).toContain('client_credentials');
-    const unknown = kiln('--scope', 'system/Patient.rs', '--client', 'nobody');
-    expect(unknown.status).toBe(2);
+    const unknown = await kiln('--scope', 'system/Patient.rs', '--client', 'nobody');
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('nobody');
   });
 
-  it('says so in one line when KILN_SECRET_KEY is not the key the database was made with', () => {
-    const run = kilnWithKey('another-key-material-that-is-long-enough-0123456789', '--scope', 'system/Patient.rs');
-    expect(run.status).toBe(2);
+  it('says so in one line when KILN_SECRET_KEY is not the key the database was made with', async () => {
+    const run = await kilnWithKey('another-key-material-that-is-long-enough-0123456789', '--scope', 'system/Patient.rs');
+    expect(run.code).toBe(2);
     expect(run.stderr.trim().split('\n').filter((l) => !l.includes('oidc-provider'))).toEqual([
       expect.stringMatching(/^kiln: Invalid configuration KILN_SECRET_KEY: the key given in KILN_SECRET_KEY does not open the secrets stored in this database/),
     ]);

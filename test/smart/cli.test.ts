@@ -1,44 +1,21 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Database } from '../../server/db/connect.js';
 import { UserService } from '../../smart/accounts/users.js';
 import { ClientService } from '../../smart/clients/service.js';
+import { AUTH_TABLES } from '../../smart/db/schema.js';
 import { loadSecretBox } from '../../smart/secrets.js';
+import { runKiln, type KilnRun } from '../helpers/kiln.js';
 
 /** `kiln users` and `kiln clients` as separate processes on one SQLite file. */
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let dir: string;
 let databaseUrl: string;
 
 /** Runs `kiln ARGS` from the TypeScript sources, writing `input` to its standard input. */
-function kiln(args: string[], input = ''): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/bin.ts', ...args], {
-    cwd: process.cwd(),
-    env: { ...process.env, DATABASE_URL: databaseUrl, KILN_LOG_LEVEL: 'silent', KILN_SECRET_KEY: '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(input);
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr: withoutRuntimeWarnings(stderr) }));
-  });
-}
-
-/** Drops the warning a library prints on load when the Node.js version is older than it prefers. */
-function withoutRuntimeWarnings(stderr: string): string {
-  return stderr.split('\n').filter((line) => !/^oidc-provider WARNING: Unsupported runtime/.test(line)).join('\n');
+function kiln(args: string[], input = ''): Promise<KilnRun> {
+  return runKiln(args, { input, env: { DATABASE_URL: databaseUrl, KILN_SECRET_KEY: '' } });
 }
 
 /** Opens the file the commands wrote, as another process would. */
@@ -135,9 +112,26 @@ describe('kiln users and kiln clients (sqlite)', () => {
     );
     expect(client.status).toBe('pending');
     const run = await kiln(['clients', 'approve', client.clientId]);
-    // The whole result, so that a failure shows what the command printed.
-    expect({ code: run.code, stderr: run.stderr }).toMatchObject({ code: 0 });
+    // A failure shows what the command printed (a matcher's diff would leave stderr out).
+    if (run.code !== 0) throw new Error(`kiln clients approve exited with ${run.code}:\n${run.stderr}`);
     expect(JSON.parse(run.stdout)).toMatchObject({ client_id: client.clientId, status: 'enabled', registered_by: 'dynamic' });
+  }, 60_000);
+
+  it('gives ids a command line takes as they are, and takes an older id that starts with "-" after --', async () => {
+    const { client } = await withDatabase((db) =>
+      new ClientService(db.knex, loadSecretBox({ databaseUrl, secretKey: undefined }), { allowWildcardScopes: false })
+        .add({ ...APP, scope: 'openid user/Observation.rs' }, { by: 'dynamic' }),
+    );
+    expect(client.clientId).toMatch(/^[0-9a-f]{32}$/);
+    // An id made before ids were hex: base64url, which starts with "-" one time in 64.
+    const older = `-${client.clientId.slice(1)}`;
+    await withDatabase((db) => db.knex(AUTH_TABLES.clients).where('client_id', client.clientId).update({ client_id: older }));
+    const refused = await kiln(['clients', 'approve', older]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("after '--'");
+    const run = await kiln(['clients', 'approve', '--', older]);
+    if (run.code !== 0) throw new Error(`kiln clients approve exited with ${run.code}:\n${run.stderr}`);
+    expect(JSON.parse(run.stdout)).toMatchObject({ client_id: older, status: 'enabled' });
   }, 60_000);
 
   it.each([

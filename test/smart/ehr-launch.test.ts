@@ -1,7 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { fhirFetch, startTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/app.js';
 import { userToken } from '../helpers/auth.js';
+import { runKiln } from '../helpers/kiln.js';
 import { Browser, forms, inputValues } from '../helpers/browser.js';
 import { startSmartApp, type TestSmartApp } from '../helpers/smart-app.js';
 
@@ -88,12 +88,11 @@ describe('EHR launch with fhirclient', () => {
   });
 
   it('kiln launch prints a launch URL that starts the same flow', async () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'launch', '--client', clientId, '--user', practitioner.username, '--patient', patientId], {
-      env: { ...process.env, DATABASE_URL: t.database.url, KILN_SECRET_KEY: TEST_SECRET_KEY, KILN_BASE_URL: t.base, KILN_LOG_LEVEL: 'silent' },
-      encoding: 'utf8',
+    const run = await runKiln(['launch', '--client', clientId, '--user', practitioner.username, '--patient', patientId], {
+      env: { DATABASE_URL: t.database.url, KILN_SECRET_KEY: TEST_SECRET_KEY, KILN_BASE_URL: t.base },
     });
-    // The whole result, so that a failure shows what the command printed.
-    expect({ status: run.status, stderr: run.stderr }).toMatchObject({ status: 0 });
+    // A failure shows what the command printed (a matcher's diff would leave stderr out).
+    if (run.code !== 0) throw new Error(`kiln launch exited with ${run.code}:\n${run.stderr}`);
     const printed = JSON.parse(run.stdout);
     expect(printed.expires_in).toBe(300);
     const { result } = await launchAs(printed.launch_url, practitioner.username);

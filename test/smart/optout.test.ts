@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { optIn, optOut } from '../../smart/optout.js';
 import { fhirFetch, startTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/app.js';
 import { userToken } from '../helpers/auth.js';
+import { runKiln } from '../helpers/kiln.js';
 import { Browser, forms } from '../helpers/browser.js';
 import { startSmartApp, type TestSmartApp } from '../helpers/smart-app.js';
 
@@ -30,11 +30,9 @@ describe('patient opt-out', () => {
     const { token } = await userToken(t.app, { scope: 'patient/Patient.rs', patient: patientId, fhirUser: `Patient/${patientId}` });
     expect((await fhirFetch(t, `Patient/${patientId}`, { token })).status).toBe(200);
     // Recorded by another process, as an operator would.
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'patients', 'opt-out', patientId, '--by', 'front desk'], {
-      env: { ...process.env, DATABASE_URL: t.database.url, KILN_SECRET_KEY: TEST_SECRET_KEY, KILN_LOG_LEVEL: 'silent' },
-      encoding: 'utf8',
-    });
-    expect(run.status).toBe(0);
+    const run = await runKiln(['patients', 'opt-out', patientId, '--by', 'front desk'], { env: { DATABASE_URL: t.database.url, KILN_SECRET_KEY: TEST_SECRET_KEY } });
+    // A failure shows what the command printed on stderr.
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
     expect(JSON.parse(run.stdout)).toEqual([expect.objectContaining({ patientId, recordedBy: 'front desk' })]);
     const refused = await fhirFetch(t, `Patient/${patientId}`, { token });
     expect(refused.status).toBe(401);

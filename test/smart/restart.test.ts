@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -6,6 +5,7 @@ import { connect } from '../../server/db/connect.js';
 import { startTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/app.js';
 import { postForm } from '../helpers/auth.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { runKiln } from '../helpers/kiln.js';
 import { addApp, addPatientUser, authorizeWithPkce, refresh, type TestClient } from '../helpers/oauth.js';
 
 /**
@@ -69,13 +69,12 @@ describe('a restart with another key', () => {
     await a.stop();
     await shared.db.close();
     try {
-      const run = spawnSync(process.execPath, ['--import', 'tsx', 'server/bin.ts', 'serve'], {
-        env: { ...process.env, DATABASE_URL: shared.url, KILN_SECRET_KEY: 'another-key-material-that-is-long-enough-0123456789', PORT: '0', KILN_LOG_LEVEL: 'silent', KILN_SAMPLE_DATA: 'false' },
-        encoding: 'utf8',
-        timeout: 30_000,
+      const run = await runKiln(['serve'], {
+        env: { DATABASE_URL: shared.url, KILN_SECRET_KEY: 'another-key-material-that-is-long-enough-0123456789', PORT: '0', KILN_SAMPLE_DATA: 'false' },
+        timeoutMs: 30_000,
       });
       expect(run.signal).toBeNull();
-      expect(run.status).toBe(2);
+      expect(run.code).toBe(2);
       expect(run.stderr.trim().split('\n').filter((l) => !l.includes('oidc-provider'))).toEqual([
         expect.stringMatching(/^kiln: Invalid configuration KILN_SECRET_KEY: .* does not open the secrets stored in this database/),
       ]);
