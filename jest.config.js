@@ -14,4 +14,8 @@ export default {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60000,
   maxWorkers: 2,
+  // Each suite loads the server's modules afresh (ES modules in a new VM context), and a
+  // worker keeps much of that: its heap reached 2 GB of about 4 GB in a full run. A worker
+  // over 1 GB after a suite is replaced before the next (https://jestjs.io/docs/configuration#workeridlememorylimit-numberstring).
+  workerIdleMemoryLimit: '1GB',
 };
