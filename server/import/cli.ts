@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { openCore } from '../core.js';
 import { loadConfig } from '../config.js';
@@ -18,6 +19,8 @@ Resources keep their ids (urn:uuid fullUrls included), so a re-run adds nothing.
 The database comes from DATABASE_URL; KILN_AUTO_PROVENANCE=false records no Provenance.
 On SQLite, a load of at least as many resources as are stored builds the search
 indexes after the rows (faster); searches meanwhile still answer, more slowly.
+Ctrl-C (SIGINT) or SIGTERM stops after the file being written: what is written
+commits and the search indexes are rebuilt; a second one stops at once.
 
   -v, --verbose        print "committed FILE N resources" once each file has committed
       --commit-size N  resources per transaction (default ${DEFAULT_COMMIT_RESOURCES}; 1 = a commit per file)
@@ -84,26 +87,50 @@ async function importCommand(paths: string[], flags: { verbose: boolean; commitS
   // Loads its definitions while this thread opens the database and scans the files.
   const location = databaseLocation(config.databaseUrl);
   const preparing = location && startPreparing(location, files, { ndjsonChunk: DEFAULT_NDJSON_CHUNK });
+  const progress = process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
+  const stopping = stopOnSignals(progress);
   try {
     const app = await openCore({ ...config, logLevel: 'warn' });
     try {
-      const progress = process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
       const summary = await importFiles(app, files, {
         ...outputs(config.autoProvenance, flags.verbose, progress),
         commitResources: flags.commitSize,
         deferIndexes: !flags.keepIndexes,
         preparing,
+        signal: stopping.signal,
       });
       progress?.finish();
       console.log(summaryLine(summary));
+      if (summary.interrupted) return 128 + osConstants.signals[stopping.signal.reason as NodeJS.Signals];
       return summary.failed.length > 0 ? 1 : 0;
     } finally {
       await app.close();
     }
   } finally {
+    stopping.remove();
     // Already stopped by the import, unless opening the database failed.
     await preparing?.stop();
   }
+}
+
+/**
+ * SIGINT (Ctrl-C) and SIGTERM stop the import gracefully: what is written commits, the
+ * search indexes are rebuilt, the summary is printed, and the exit code is 128 + the
+ * signal's number (130 for SIGINT). A second signal exits at once, as a killed import
+ * does: nothing committed is lost, and the next process that opens the database builds
+ * the indexes.
+ */
+function stopOnSignals(progress: ProgressLine | undefined): { signal: AbortSignal; remove(): void } {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(128 + osConstants.signals[signal]);
+    controller.abort(signal);
+    progress?.clear();
+    console.error(`kiln import: ${signal}: stopping after the file being written, then building the search indexes; ${signal} again stops at once`);
+  };
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  for (const s of signals) process.on(s, onSignal);
+  return { signal: controller.signal, remove: () => signals.forEach((s) => process.off(s, onSignal)) };
 }
 
 function outputs(autoProvenance: boolean, verbose: boolean, progress: ProgressLine | undefined): ImportOptions {

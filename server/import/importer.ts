@@ -1,5 +1,6 @@
 import type { Core } from '../core.js';
 import { refreshStatistics } from '../db/statistics.js';
+import { turnsEvery } from '../event-loop.js';
 import { deferQueryIndexes, type IndexDeferral } from '../search/deferred-indexes.js';
 import { withBulkCheckpoints } from './checkpoints.js';
 import { listImportFiles } from './files.js';
@@ -50,6 +51,12 @@ export interface ImportOptions {
    * one when it begins. The import stops it whatever happens.
    */
   preparing?: PreparingThread;
+  /**
+   * Stops the import early (`kiln import` on SIGINT or SIGTERM): no further unit is
+   * written, the units written so far commit, and the query indexes are built as after
+   * any load. The summary says it was interrupted.
+   */
+  signal?: AbortSignal;
   /** When the load is done and the query indexes it left out are being built. */
   onBuildingIndexes?: () => void;
   /** After each file of the first pass. */
@@ -90,10 +97,15 @@ export interface ImportSummary {
   seconds: number;
   /** The NDJSON chunk size when NDJSON files were imported (their commits are per chunk). */
   ndjsonChunk?: number;
+  /** True when `ImportOptions.signal` stopped the import before every file was read. */
+  interrupted: boolean;
 }
 
 /** Resources per NDJSON chunk: what a failing line takes down with it. */
 export const DEFAULT_NDJSON_CHUNK = 2000;
+
+/** How often the load lets timers and signal handlers run, at least (`turnsEvery`). */
+const TURN_MS = 50;
 
 /** Resources per commit: large enough to amortise it (see `CommitGroup`), small enough to keep it short. */
 export const DEFAULT_COMMIT_RESOURCES = 5000;
@@ -163,6 +175,8 @@ async function importInOrder(app: Core, files: ImportFile[], opts: ImportOptions
     if (group.due) await commit();
   };
   let deferral: IndexDeferral | undefined;
+  let interrupted = false;
+  const turn = turnsEvery(TURN_MS);
   await withBulkCheckpoints(app.db, async () => {
     try {
       const scan = async () => {
@@ -176,6 +190,13 @@ async function importInOrder(app: Core, files: ImportFile[], opts: ImportOptions
       if (thread && !startedFor(thread, files, chunk)) throw new Error('the preparing thread was started for other files or another chunk size');
       const units = thread ? thread.units(scan) : preparedUnits(app.db.location, files, { ndjsonChunk: chunk }, scan);
       for await (const m of units) {
+        // Timers (the deferral's renewal) and signals (`kiln import` on Ctrl-C) run here.
+        await turn();
+        // Leaving the loop stops the preparing thread; what was written commits below.
+        if (opts.signal?.aborted) {
+          interrupted = true;
+          break;
+        }
         if (m.type === 'unit') await load(reports[m.file], m.unit, m.resources, m.lines);
         else if (m.type === 'failed') fail(reports[m.file], fromFailureData(m.failure));
         else if (m.type === 'file-done') {
@@ -193,7 +214,7 @@ async function importInOrder(app: Core, files: ImportFile[], opts: ImportOptions
     }
   });
   await refreshStatistics(app.db);
-  return summarize(reports, startedAt, files.some((f) => f.format === 'ndjson') ? chunk : undefined);
+  return summarize(reports, startedAt, files.some((f) => f.format === 'ndjson') ? chunk : undefined, interrupted);
 }
 
 /** True when `thread` was started for these files, in this order, with this NDJSON chunk size. */
@@ -209,7 +230,7 @@ interface Unit {
   lines?: string;
 }
 
-function summarize(files: FileReport[], startedAt: number, ndjsonChunk: number | undefined): ImportSummary {
+function summarize(files: FileReport[], startedAt: number, ndjsonChunk: number | undefined, interrupted: boolean): ImportSummary {
   const failed = files.filter((f) => f.failure);
   return {
     files,
@@ -218,5 +239,6 @@ function summarize(files: FileReport[], startedAt: number, ndjsonChunk: number |
     failed,
     seconds: (Date.now() - startedAt) / 1000,
     ndjsonChunk,
+    interrupted,
   };
 }

@@ -95,6 +95,8 @@ export function summaryLine(s: ImportSummary): string {
   let line = `imported ${s.resources} resources from ${loaded} files in ${s.seconds.toFixed(1)} s (${rate}/s); ${s.failed.length} failed`;
   line += `; ${s.written} new versions, ${s.resources - s.written} unchanged`;
   if (s.ndjsonChunk !== undefined) line += `; NDJSON files commit every ${s.ndjsonChunk} resources, not per file`;
+  // A re-run loads the rest: resources keep their ids, so what is loaded is not loaded twice.
+  if (s.interrupted) line += '; interrupted before the other files were read: run the same import again to load them';
   return line;
 }
 

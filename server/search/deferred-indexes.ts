@@ -32,9 +32,10 @@ import { createQueryIndex, dropQueryIndex, queryIndexes, SEARCH_TABLES, type Que
  * load has them away (`restoreAtStart`): one started beside a running import leaves them
  * to it, instead of building them on half the rows while holding the write lock the
  * import waits for (a build can outlast the import's `busy_timeout` at a million
- * resources). An import that was killed is seen as gone at once on the same host (its
- * process no longer exists), or once its row lapses; the process that opened the
- * database then builds them, at start or when the row lapses.
+ * resources). An import that was killed is seen as gone on the same host by its process
+ * id (at start, or within a renewal period by a process that was waiting), elsewhere once
+ * its row lapses; the process that sees it builds them. (`kiln import` stops gracefully
+ * on SIGINT and SIGTERM, building them itself.)
  *
  * PostgreSQL keeps its indexes: there an index build blocks the writes of every process
  * serving the database, and loading without them saved about a tenth of the time.
@@ -167,10 +168,11 @@ async function missingQueryIndexes(db: Database): Promise<QueryIndex[]> {
 /**
  * What a process that opens the database does (`openCore`): builds the query indexes a
  * load left out if no live load has them away, and removes the rows of loads that are
- * gone. While one does, it checks again when that load's row would lapse, and builds them
- * then if they are still missing and no live load holds them. `stop` ends the waiting.
+ * gone. While one does, it checks again every `recheckMs` (a renewal period), or when
+ * that load's row would lapse if sooner, and builds them once they are still missing and
+ * no live load holds them. `stop` ends the waiting.
  */
-export async function restoreAtStart(db: Database, log: Logger): Promise<{ stop(): void }> {
+export async function restoreAtStart(db: Database, log: Logger, recheckMs = DEFERRAL_MS / 4): Promise<{ stop(): void }> {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let told = false;
@@ -182,7 +184,8 @@ export async function restoreAtStart(db: Database, log: Logger): Promise<{ stop(
       const until = live.map((r) => r.until).sort().at(-1) as string;
       if (!told) log.info({ until }, 'search indexes are away for a bulk load in progress, which builds them when done; searches meanwhile read the tables');
       told = true;
-      const wait = Math.max(1000, Date.parse(until) - Date.now() + 1000);
+      // Every renewal period at most: a load that died on this host is seen at once then.
+      const wait = Math.min(recheckMs, Math.max(1000, Date.parse(until) - Date.now() + 1000));
       if (!stopped) {
         timer = setTimeout(() => {
           check().catch((err: unknown) => log.error({ err }, 'could not build the search indexes a bulk load left out'));

@@ -2,6 +2,7 @@ import { openCore, type Core } from '../core.js';
 import type { Config } from '../config.js';
 import { refreshStatistics } from '../db/statistics.js';
 import { inTransaction } from '../db/transaction.js';
+import { turnsEvery } from '../event-loop.js';
 import { deferQueryIndexes } from '../search/deferred-indexes.js';
 import { loadResources } from '../service/load.js';
 import { WriteSession, type AnyResource } from '../service/types.js';
@@ -39,12 +40,15 @@ export async function seed(app: Core, opts: SeedOptions, progress?: (resources: 
 async function writeSeed(app: Core, opts: SeedOptions, progress?: (resources: number) => void): Promise<number> {
   let pending: AnyResource[] = [];
   let total = 0;
+  const turn = turnsEvery(0);
   const flush = async () => {
     const batch = pending;
     pending = [];
     await inTransaction(app.db, (trx) => loadResources(app.resources, new WriteSession(trx, new Date().toISOString()), batch));
     total += batch.length;
     progress?.(total);
+    // Timers (the index deferral's renewal) run here.
+    await turn();
   };
   for (const batch of generateSeed(opts)) {
     for (const r of batch.resources) {

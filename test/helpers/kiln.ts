@@ -19,8 +19,8 @@ export interface KilnRunOptions {
   env?: Record<string, string>;
   /** Written to the command's standard input, which is then closed (closed at once by default). */
   input?: string;
-  /** Sees each line of standard output as it comes, and may kill the command (SIGKILL). */
-  onLine?: (line: string, kill: () => void) => void;
+  /** Sees each line of standard output as it comes, and may send the command a signal (SIGKILL unless named). */
+  onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void;
   /** How long the command may take before it is stopped and the run fails (default 60 s). */
   timeoutMs?: number;
 }
@@ -51,7 +51,7 @@ export function runKiln(args: string[], opts: KilnRunOptions = {}): Promise<Kiln
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
     stdout += `${line}\n`;
-    opts.onLine?.(line, () => child.kill('SIGKILL'));
+    opts.onLine?.(line, (signal = 'SIGKILL') => child.kill(signal));
   });
   child.stdin.on('error', () => undefined); // a command that exits before reading its input
   child.stdin.end(opts.input ?? '');

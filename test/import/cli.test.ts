@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { loadConfig } from '../../server/config.js';
 import { openCore } from '../../server/core.js';
-import { connect } from '../../server/db/connect.js';
+import { connect, type Database } from '../../server/db/connect.js';
 import { DEFERRAL_TABLE, IDENTIFIER_INDEX } from '../../server/search/deferred-indexes.js';
 import { queryIndexes } from '../../server/search/schema.js';
 import { fhirFetch, startTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/app.js';
@@ -19,7 +19,7 @@ import { bundle, FileSet, observation, patient, uuid, uuidEntry } from './fixtur
  * Runs `kiln import ARGS` from the TypeScript sources, with stdout as lines; `onLine`
  * sees each as it comes and may kill the process.
  */
-async function kilnImport(args: string[], env: Record<string, string>, onLine?: (line: string, kill: () => void) => void) {
+async function kilnImport(args: string[], env: Record<string, string>, onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void) {
   const run = await runKiln(['import', ...args], { env: { KILN_SECRET_KEY: TEST_SECRET_KEY, ...env }, onLine });
   return { ...run, stdout: run.stdout.split('\n').filter(Boolean) };
 }
@@ -90,8 +90,10 @@ describe('kiln import with custom search parameters (sqlite)', () => {
   }, 60_000);
 });
 
-describe('kiln import killed with SIGKILL (sqlite)', () => {
-  const FILES = 60;
+describe('kiln import stopped part-way (sqlite)', () => {
+  // Enough files (15,000 resources) that the import is still running when this process
+  // has read its first lines and sent it a signal.
+  const FILES = 100;
   const PER_FILE = 150;
   let database: TestDatabase | undefined;
   let files: FileSet;
@@ -120,42 +122,90 @@ describe('kiln import killed with SIGKILL (sqlite)', () => {
     await database?.drop().catch(() => undefined);
   });
 
-  // The default shares a transaction among ~30 of these files; 100 commits every file or so.
-  it.each([['default commit size', []], ['--commit-size 100', ['--commit-size', '100']]])('loses nothing reported as committed and leaves no partial file (%s)', async (_label, extra) => {
-    const database = await resetDatabase();
+  /**
+   * The files whose resources are all stored, after checking that every file is stored
+   * whole or not at all, with one Provenance for each stored file.
+   */
+  async function completeFiles(db: Database): Promise<string[]> {
+    const complete: string[] = [];
+    for (const [name, ids] of idsOf) {
+      const [{ n }] = await db.knex('resources').whereIn('id', ids).count({ n: '*' });
+      expect([name, Number(n) === 0 || Number(n) === ids.length]).toEqual([name, true]);
+      if (Number(n) === ids.length) complete.push(name);
+    }
+    const [{ n: provenances }] = await db.knex('resources').where({ resource_type: 'Provenance' }).count({ n: '*' });
+    expect(Number(provenances)).toBe(complete.length);
+    return complete;
+  }
+  const indexNames = async (db: Database) => (await db.knex('sqlite_master').where('type', 'index').select('name')).map((r: { name: string }) => r.name);
+  /** Prints `committed FILE N resources` lines; `after` sees the count so far and may stop the import. */
+  const importStopping = (extra: string[], after: (reported: string[], kill: (signal?: NodeJS.Signals) => void) => void) => {
     const reported: string[] = [];
-    const run = await kilnImport(['--verbose', ...(extra as string[]), files.dir], { DATABASE_URL: database.url }, (line, kill) => {
+    const run = kilnImport(['--verbose', ...extra, files.dir], { DATABASE_URL: (database as TestDatabase).url }, (line, kill) => {
       const m = /^committed (\S+) (\d+) resources$/.exec(line);
       if (m) reported.push(basename(m[1]));
-      if (reported.length === 2) kill();
+      after(reported, kill);
     });
+    return { reported, run };
+  };
+
+  // The default shares a transaction among ~30 of these files; 100 commits every file or so.
+  it.each([['default commit size', []], ['--commit-size 100', ['--commit-size', '100']]])('loses nothing reported as committed and leaves no partial file when killed (%s)', async (_label, extra) => {
+    await resetDatabase();
+    const { reported, run: running } = importStopping(extra as string[], (r, kill) => r.length === 2 && kill());
+    const run = await running;
     expect(run.signal).toBe('SIGKILL');
     expect(reported.length).toBeGreaterThanOrEqual(2);
 
-    const db = connect(database.url);
+    const db = connect((database as TestDatabase).url);
     try {
-      const complete: string[] = [];
-      for (const [name, ids] of idsOf) {
-        const [{ n }] = await db.knex('resources').whereIn('id', ids).count({ n: '*' });
-        expect([name, Number(n) === 0 || Number(n) === ids.length]).toEqual([name, true]);
-        if (Number(n) === ids.length) complete.push(name);
-      }
+      const complete = await completeFiles(db);
       expect(complete).toEqual(expect.arrayContaining(reported));
       expect(complete.length).toBeLessThan(FILES);
-      const [{ n: provenances }] = await db.knex('resources').where({ resource_type: 'Provenance' }).count({ n: '*' });
-      expect(Number(provenances)).toBe(complete.length);
       // The load into an empty database had the query indexes away (search/deferred-indexes.ts)...
-      const names = async () => (await db.knex('sqlite_master').where('type', 'index').select('name')).map((r: { name: string }) => r.name);
-      expect(await names()).not.toEqual(expect.arrayContaining(['search_token_lookup']));
-      expect(await names()).toContain(IDENTIFIER_INDEX.name);
+      expect(await indexNames(db)).not.toEqual(expect.arrayContaining(['search_token_lookup']));
+      expect(await indexNames(db)).toContain(IDENTIFIER_INDEX.name);
       // ...and said so, under the process id of a process that no longer exists...
       expect(await db.knex(DEFERRAL_TABLE).count({ n: '*' })).toEqual([{ n: 1 }]);
       // ...so the next process that opens the database builds them, and clears that row.
-      const core = await openCore(loadConfig({ DATABASE_URL: database.url, KILN_LOG_LEVEL: 'silent' }), { db });
+      const core = await openCore(loadConfig({ DATABASE_URL: (database as TestDatabase).url, KILN_LOG_LEVEL: 'silent' }), { db });
       await core.close();
-      expect(await names()).toEqual(expect.arrayContaining(queryIndexes().map((i) => i.name)));
-      expect(await names()).not.toContain(IDENTIFIER_INDEX.name);
+      expect(await indexNames(db)).toEqual(expect.arrayContaining(queryIndexes().map((i) => i.name)));
+      expect(await indexNames(db)).not.toContain(IDENTIFIER_INDEX.name);
       expect(await db.knex(DEFERRAL_TABLE).count({ n: '*' })).toEqual([{ n: 0 }]);
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
+
+  it('stops on Ctrl-C after the file being written, builds the indexes itself, and a re-run loads the rest', async () => {
+    await resetDatabase();
+    let sentAt: string | undefined;
+    const { reported, run: running } = importStopping(['--commit-size', '100'], (r, kill) => {
+      if (r.length === 1 && !sentAt) {
+        sentAt = `${new Date().toISOString()} ${r[0]}`;
+        kill('SIGINT');
+      }
+    });
+    const run = await running;
+    if (run.code !== 130) throw new Error(`kiln import exited with ${run.code ?? run.signal} after SIGINT at ${sentAt}, printing ${run.stdout.length} lines; stderr: ${run.stderr}`);
+    expect(run.stderr).toContain('SIGINT: stopping after the file being written');
+    expect(run.stdout.at(-1)).toMatch(/^imported \d+ resources from \d+ files .*; interrupted before the other files were read: run the same import again to load them$/);
+
+    const db = connect((database as TestDatabase).url);
+    try {
+      const complete = await completeFiles(db);
+      // Everything it reported, and nothing it did not: the last commit is reported too.
+      expect(complete.sort()).toEqual([...reported].sort());
+      expect(complete.length).toBeLessThan(FILES);
+      // The indexes are whole again and the deferral is gone: nothing is left for another process.
+      expect(await indexNames(db)).toEqual(expect.arrayContaining(queryIndexes().map((i) => i.name)));
+      expect(await indexNames(db)).not.toContain(IDENTIFIER_INDEX.name);
+      expect(await db.knex(DEFERRAL_TABLE).count({ n: '*' })).toEqual([{ n: 0 }]);
+
+      const again = await kilnImport([files.dir], { DATABASE_URL: (database as TestDatabase).url });
+      expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+      expect((await completeFiles(db)).length).toBe(FILES);
     } finally {
       await db.close();
     }

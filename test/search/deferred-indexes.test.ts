@@ -1,12 +1,13 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../server/config.js';
 import { openCore, type Core } from '../../server/core.js';
-import type { Database } from '../../server/db/connect.js';
+import { connect, type Database } from '../../server/db/connect.js';
+import { createLogger } from '../../server/log.js';
 import { migrate } from '../../server/db/migrations.js';
 import { identifierQuery } from '../../server/import/resolve.js';
-import { DEFERRAL_TABLE, deferQueryIndexes, IDENTIFIER_INDEX, isLive, restoreQueryIndexes } from '../../server/search/deferred-indexes.js';
+import { DEFERRAL_TABLE, deferQueryIndexes, IDENTIFIER_INDEX, isLive, restoreAtStart, restoreQueryIndexes } from '../../server/search/deferred-indexes.js';
 import { queryIndexes, SEARCH_TABLES } from '../../server/search/schema.js';
 import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
 import { engines, freshDatabase } from '../helpers/db.js';
@@ -233,6 +234,34 @@ describe('a bulk load that has the query indexes away (sqlite)', () => {
       expect(await deferral?.end()).toEqual([]);
     }
     expect(await db.knex(DEFERRAL_TABLE).count({ n: '*' })).toEqual([{ n: 0 }]);
+  }, 30_000);
+
+  it('has them built by a waiting process soon after the load\'s process on this host is gone, before its row lapses', async () => {
+    const db = t.database.db;
+    const deferral = await deferQueryIndexes(db, 100);
+    expect(deferral).toBeDefined();
+    // The load's row names a process of this host that then dies (as a killed import would).
+    const loader = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => loader.once('exit', resolve));
+    await db.knex(DEFERRAL_TABLE).update({ pid: loader.pid });
+    const other = connect(t.database.url);
+    let waiting: { stop(): void } | undefined;
+    try {
+      waiting = await restoreAtStart(other, createLogger('silent'), 200);
+      expect(await names()).toEqual([IDENTIFIER_INDEX.name]);
+      loader.kill('SIGKILL');
+      await exited;
+      // Its row still has most of a minute to run: the process id is what tells.
+      const deadline = Date.now() + 15_000;
+      while ((await names()).length === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await names()).toEqual([...expected().keys()].sort());
+      expect(await db.knex(DEFERRAL_TABLE).count({ n: '*' })).toEqual([{ n: 0 }]);
+    } finally {
+      waiting?.stop();
+      loader.kill('SIGKILL');
+      await other.close();
+      await deferral?.end();
+    }
   }, 30_000);
 
   it('leaves the build to the last of two loads', async () => {
