@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Database } from '../db/connect.js';
 import { inTransaction } from '../db/transaction.js';
+import { turnsEvery } from '../event-loop.js';
 import { withBulkCheckpoints } from '../import/checkpoints.js';
 import { extractIndexRows } from './extract.js';
 import { trackedFingerprints } from './readiness.js';
@@ -150,6 +151,7 @@ class Walk {
   done = 0;
   batches = 0;
   readonly startedAt = Date.now();
+  private readonly turn = turnsEvery(0);
 
   constructor(
     readonly db: Database,
@@ -180,6 +182,8 @@ class Walk {
       this.batches++;
       this.done += ids.length;
       this.opts.onProgress?.({ done: this.done, total: Math.max(this.total, this.done), startedAt: this.startedAt, type: step.type });
+      // Lets the event loop run `kiln reindex`'s SIGINT handler (see server/event-loop.ts).
+      await this.turn();
     }
   }
 }

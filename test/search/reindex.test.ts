@@ -178,6 +178,37 @@ describe.each(engines())('search parameters after a definition change (%s)', (en
   });
 });
 
+describe.each(engines())('a reindex asked to stop meanwhile (%s)', (engine) => {
+  let database: TestDatabase;
+  let t: TestApp;
+  beforeAll(async () => {
+    database = await freshDatabase(engine);
+    const before = await startTestApp(engine, {}, { database });
+    await putAll(before, DATA);
+    await before.stop();
+    t = await startTestApp(engine, { KILN_SEARCH_PARAMETERS: definitionsFile(CHANGED_DEFINITIONS) }, { database });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await database?.drop();
+  });
+
+  // `kiln reindex` sets the flag from its SIGINT handler, which runs only when the event
+  // loop turns; on SQLite every statement is synchronous, so the loop gives it turns.
+  it('stops after the batch in flight when a handler run by the event loop asks it to', async () => {
+    let stop = false;
+    setTimeout(() => (stop = true), 0);
+    const stopped = await reindex(t.app.db, { batchSize: 1, stopRequested: () => stop });
+    const patients = DATA.filter((r) => r.resourceType === 'Patient').length;
+    // One resource a batch: it stopped within a turn or two of the loop, not at the end.
+    expect(stopped.pending).toEqual(['Patient.marital-status', 'Patient.organization']);
+    expect(stopped.resources).toBeLessThan(patients);
+    const rest = await reindex(t.app.db, { batchSize: 1 });
+    expect(stopped.resources + rest.resources).toBe(patients);
+    expect(rest.pending).toEqual([]);
+  });
+});
+
 describe('a database that meets the status table for the first time', () => {
   const file = definitionsFile(CHANGED_DEFINITIONS);
 
