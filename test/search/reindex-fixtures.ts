@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SearchParameter } from 'fhir/r4';
@@ -59,9 +60,19 @@ export const CHANGED_DEFINITIONS: SearchParameter[] = [
   }),
 ];
 
-/** Writes `resources` as a collection Bundle into a new temporary file; returns its path. */
+/** The folders `definitionsFile` made for the suite that imports this module; removed after it. */
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Writes `resources` as a collection Bundle into a new temporary folder, removed after
+ * the suite (with anything else a test writes there); returns the file's path.
+ */
 export function definitionsFile(resources: unknown[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-sp-'));
+  made.push(dir);
   const path = join(dir, 'search-parameters.json');
   writeFileSync(path, JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })) }));
   return path;
