@@ -1,4 +1,3 @@
-import { constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { openCore } from '../core.js';
 import { loadConfig } from '../config.js';
@@ -8,6 +7,7 @@ import { DEFAULT_COMMIT_RESOURCES, DEFAULT_NDJSON_CHUNK, importFiles, type Impor
 import { startPreparing } from './pipeline.js';
 import { committedLine, failureLine, ProgressLine, summaryLine } from './progress.js';
 import { ImportUsageError } from './types.js';
+import { stopOnSignals } from '../stop-signals.js';
 
 const USAGE = `Usage: kiln import [--verbose] [--commit-size N] [--keep-indexes] PATH...
 
@@ -88,7 +88,8 @@ async function importCommand(paths: string[], flags: { verbose: boolean; commitS
   const location = databaseLocation(config.databaseUrl);
   const preparing = location && startPreparing(location, files, { ndjsonChunk: DEFAULT_NDJSON_CHUNK });
   const progress = process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
-  const stopping = stopOnSignals(progress);
+  // Ctrl-C: what is written commits, and the search indexes are rebuilt (exit 130).
+  const stopping = stopOnSignals('import', 'stopping after the file being written, then building the search indexes', () => progress?.clear());
   try {
     const app = await openCore({ ...config, logLevel: 'warn' });
     try {
@@ -101,7 +102,7 @@ async function importCommand(paths: string[], flags: { verbose: boolean; commitS
       });
       progress?.finish();
       console.log(summaryLine(summary));
-      if (summary.interrupted) return 128 + osConstants.signals[stopping.signal.reason as NodeJS.Signals];
+      if (summary.interrupted) return stopping.exitCode();
       return summary.failed.length > 0 ? 1 : 0;
     } finally {
       await app.close();
@@ -111,26 +112,6 @@ async function importCommand(paths: string[], flags: { verbose: boolean; commitS
     // Already stopped by the import, unless opening the database failed.
     await preparing?.stop();
   }
-}
-
-/**
- * SIGINT (Ctrl-C) and SIGTERM stop the import gracefully: what is written commits, the
- * search indexes are rebuilt, the summary is printed, and the exit code is 128 + the
- * signal's number (130 for SIGINT). A second signal exits at once, as a killed import
- * does: nothing committed is lost, and the next process that opens the database builds
- * the indexes.
- */
-function stopOnSignals(progress: ProgressLine | undefined): { signal: AbortSignal; remove(): void } {
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(128 + osConstants.signals[signal]);
-    controller.abort(signal);
-    progress?.clear();
-    console.error(`kiln import: ${signal}: stopping after the file being written, then building the search indexes; ${signal} again stops at once`);
-  };
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  for (const s of signals) process.on(s, onSignal);
-  return { signal: controller.signal, remove: () => signals.forEach((s) => process.off(s, onSignal)) };
 }
 
 function outputs(autoProvenance: boolean, verbose: boolean, progress: ProgressLine | undefined): ImportOptions {

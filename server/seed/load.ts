@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { refreshStatistics } from '../db/statistics.js';
 import { inTransaction } from '../db/transaction.js';
 import { turnsEvery } from '../event-loop.js';
+import { stopOnSignals } from '../stop-signals.js';
 import { deferQueryIndexes } from '../search/deferred-indexes.js';
 import { loadResources } from '../service/load.js';
 import { WriteSession, type AnyResource } from '../service/types.js';
@@ -25,11 +26,11 @@ const TRANSACTION_SIZE = 5000;
  * large as what is stored builds the search indexes after its rows, as a large import
  * does (search/deferred-indexes.ts).
  */
-export async function seed(app: Core, opts: SeedOptions, progress?: (resources: number) => void): Promise<number> {
+export async function seed(app: Core, opts: SeedOptions, progress?: (resources: number) => void, signal?: AbortSignal): Promise<number> {
   const deferral = await deferQueryIndexes(app.db, opts.patients * RESOURCES_PER_PATIENT);
   let total: number;
   try {
-    total = await writeSeed(app, opts, progress);
+    total = await writeSeed(app, opts, progress, signal);
   } finally {
     await deferral?.end();
   }
@@ -37,7 +38,8 @@ export async function seed(app: Core, opts: SeedOptions, progress?: (resources: 
   return total;
 }
 
-async function writeSeed(app: Core, opts: SeedOptions, progress?: (resources: number) => void): Promise<number> {
+/** Writes the batches in transactions of about `TRANSACTION_SIZE`; once `signal` is aborted, writes no further transaction. */
+async function writeSeed(app: Core, opts: SeedOptions, progress?: (resources: number) => void, signal?: AbortSignal): Promise<number> {
   let pending: AnyResource[] = [];
   let total = 0;
   const turn = turnsEvery(0);
@@ -56,6 +58,7 @@ async function writeSeed(app: Core, opts: SeedOptions, progress?: (resources: nu
       pending.push(r as AnyResource);
     }
     if (pending.length >= TRANSACTION_SIZE) await flush();
+    if (signal?.aborted) return total;
   }
   if (pending.length) await flush();
   return total;
@@ -76,16 +79,31 @@ export async function runSeed(config: Config, opts: SeedOptions): Promise<number
   if (!Number.isInteger(opts.seed)) throw new Error('--seed must be a whole number');
   const app = await openCore({ ...config, logLevel: 'warn' });
   const started = Date.now();
+  const clearLine = () => process.stderr.isTTY && process.stderr.write('\n');
+  // Ctrl-C: the transaction in flight commits, and the search indexes are rebuilt (exit 130).
+  const stopping = stopOnSignals('seed', 'stopping after the transaction being written, then building the search indexes', clearLine);
   try {
-    const n = await seed(app, opts, (count) => {
-      const rate = Math.round(count / ((Date.now() - started) / 1000 || 1));
-      if (process.stderr.isTTY) process.stderr.write(`\r${count} resources, ${rate}/s   `);
-    });
+    const n = await seed(
+      app,
+      opts,
+      (count) => {
+        const rate = Math.round(count / ((Date.now() - started) / 1000 || 1));
+        if (process.stderr.isTTY) process.stderr.write(`\r${count} resources, ${rate}/s   `);
+      },
+      stopping.signal,
+    );
     const secs = (Date.now() - started) / 1000;
-    if (process.stderr.isTTY) process.stderr.write('\n');
-    console.log(`seeded ${opts.patients} patients: ${n} resources in ${secs.toFixed(1)} s (${Math.round(n / secs)}/s)`);
-    return 0;
+    clearLine();
+    const timing = `${n} resources in ${secs.toFixed(1)} s (${Math.round(n / secs)}/s)`;
+    if (!stopping.signal.aborted) {
+      console.log(`seeded ${opts.patients} patients: ${timing}`);
+      return 0;
+    }
+    // The same patients and seed always give the same resources, with the same ids.
+    console.log(`seeded part of ${opts.patients} patients: ${timing}; interrupted: run the same seed again to write the rest`);
+    return stopping.exitCode();
   } finally {
+    stopping.remove();
     await app.close();
   }
 }

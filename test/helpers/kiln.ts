@@ -21,6 +21,8 @@ export interface KilnRunOptions {
   input?: string;
   /** Sees each line of standard output as it comes, and may send the command a signal (SIGKILL unless named). */
   onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void;
+  /** Called once the command has started, with a way to send it a signal (SIGKILL unless named). */
+  started?: (kill: (signal?: NodeJS.Signals) => void) => void;
   /** How long the command may take before it is stopped and the run fails (default 60 s). */
   timeoutMs?: number;
 }
@@ -48,6 +50,7 @@ export function runKiln(args: string[], opts: KilnRunOptions = {}): Promise<Kiln
   });
   let stdout = '';
   let stderr = '';
+  opts.started?.((signal = 'SIGKILL') => child.kill(signal));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
     stdout += `${line}\n`;
