@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Engine } from '../../server/db/connect.js';
 import { getSearchParam } from '../../server/search/registry.js';
 import { reindex } from '../../server/search/reindex.js';
 import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
@@ -47,17 +48,22 @@ const REFUSED: [string, string][] = [
   ['?_type=Patient&marital-status=M', 'marital-status'],
 ];
 
+/** A new database holding DATA, written under the shipped definitions, and a server of it with the definitions of `file`. */
+async function withChangedDefinitions(engine: Engine, file: string): Promise<{ database: TestDatabase; t: TestApp }> {
+  const database = await freshDatabase(engine);
+  const before = await startTestApp(engine, {}, { database });
+  await putAll(before, DATA);
+  await before.stop();
+  return { database, t: await startTestApp(engine, { KILN_SEARCH_PARAMETERS: file }, { database }) };
+}
+
 describe.each(engines())('search parameters after a definition change (%s)', (engine) => {
   const file = definitionsFile(CHANGED_DEFINITIONS);
   let database: TestDatabase;
   let t: TestApp;
 
   beforeAll(async () => {
-    database = await freshDatabase(engine);
-    const before = await startTestApp(engine, {}, { database });
-    await putAll(before, DATA);
-    await before.stop();
-    t = await startTestApp(engine, { KILN_SEARCH_PARAMETERS: file }, { database });
+    ({ database, t } = await withChangedDefinitions(engine, file));
   });
   afterAll(async () => {
     await t?.stop();
@@ -182,11 +188,7 @@ describe.each(engines())('a reindex asked to stop meanwhile (%s)', (engine) => {
   let database: TestDatabase;
   let t: TestApp;
   beforeAll(async () => {
-    database = await freshDatabase(engine);
-    const before = await startTestApp(engine, {}, { database });
-    await putAll(before, DATA);
-    await before.stop();
-    t = await startTestApp(engine, { KILN_SEARCH_PARAMETERS: definitionsFile(CHANGED_DEFINITIONS) }, { database });
+    ({ database, t } = await withChangedDefinitions(engine, definitionsFile(CHANGED_DEFINITIONS)));
   });
   afterAll(async () => {
     await t?.stop();
