@@ -193,7 +193,8 @@ async function importInOrder(app: Core, files: ImportFile[], opts: ImportOptions
         // Timers (the deferral's renewal) and signals (`kiln import` on Ctrl-C) run here.
         await turn();
         // Leaving the loop stops the preparing thread; what was written commits below.
-        if (opts.signal?.aborted) {
+        // A file's failure that was found already is still reported.
+        if (opts.signal?.aborted && m.type === 'unit') {
           interrupted = true;
           break;
         }
