@@ -1,8 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createSmart, type Smart } from '../index.js';
 import { grantableScopes, ScopeError, splitScopes } from '../scopes/index.js';
 import { withDatabase } from './database.js';
+import { newKeyPair } from '../key-pairs.js';
 
 const USAGE = `Usage: kiln token --scope SCOPES [--client ID] [--quiet]
 
@@ -19,7 +19,7 @@ const CLI_CLIENT = 'kiln-cli';
 async function cliClient(smart: Smart): Promise<string> {
   const existing = (await smart.clients.list()).find((c) => c.metadata.client_name === CLI_CLIENT && c.registeredBy === 'operator');
   if (existing) return existing.clientId;
-  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const { publicKey } = newKeyPair({ type: 'ec', namedCurve: 'P-384' });
   const jwk = { ...publicKey.export({ format: 'jwk' }), alg: 'ES384', use: 'sig', kid: 'unusable' };
   const { client } = await smart.clients.add(
     { client_name: CLI_CLIENT, grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, scope: 'system/*.*' },

@@ -1,6 +1,7 @@
-import { createHash, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
+import { createHash, type JsonWebKey } from 'node:crypto';
 import type { Knex } from 'knex';
 import { AUTH_TABLES } from '../db/schema.js';
+import { newKeyPair } from '../key-pairs.js';
 import type { SecretBox } from '../secrets.js';
 
 /**
@@ -22,7 +23,7 @@ function thumbprint(jwk: JsonWebKey): string {
 }
 
 function generateRs256(): { kid: string; jwk: JsonWebKey } {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey } = newKeyPair({ type: 'rsa', modulusLength: 2048 });
   const jwk = privateKey.export({ format: 'jwk' });
   return { kid: thumbprint(jwk), jwk };
 }

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { randomUUID, type KeyObject } from 'node:crypto';
+import { exportJWK, SignJWT, type JWK } from 'jose';
 import type { App } from '../../server/app.js';
+import { newKeyPair } from '../../smart/key-pairs.js';
 import { saveGrantContext } from '../../smart/provider/state.js';
 
 /**
@@ -10,7 +11,7 @@ import { saveGrantContext } from '../../smart/provider/state.js';
  */
 
 export interface KeyPair {
-  privateKey: CryptoKey;
+  privateKey: KeyObject;
   publicJwk: JWK;
   kid: string;
   alg: 'RS384' | 'ES384';
@@ -21,7 +22,8 @@ const cache = new Map<string, Promise<KeyPair>>();
 /** A signing key pair (one per algorithm per test file: RSA keys are slow to make). */
 export function keyPair(alg: 'RS384' | 'ES384' = 'RS384', fresh = false): Promise<KeyPair> {
   const make = async (): Promise<KeyPair> => {
-    const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+    // Not jose's generateKeyPair: see smart/key-pairs.ts.
+    const { privateKey, publicKey } = newKeyPair(alg === 'RS384' ? { type: 'rsa', modulusLength: 2048 } : { type: 'ec', namedCurve: 'P-384' });
     const kid = randomUUID();
     return { privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' }, kid, alg };
   };
