@@ -50,11 +50,12 @@ export function runKiln(args: string[], opts: KilnRunOptions = {}): Promise<Kiln
   });
   let stdout = '';
   let stderr = '';
-  opts.started?.((signal = 'SIGKILL') => child.kill(signal));
+  const kill = (signal: NodeJS.Signals = 'SIGKILL') => void child.kill(signal);
+  opts.started?.(kill);
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
     stdout += `${line}\n`;
-    opts.onLine?.(line, (signal = 'SIGKILL') => child.kill(signal));
+    opts.onLine?.(line, kill);
   });
   child.stdin.on('error', () => undefined); // a command that exits before reading its input
   child.stdin.end(opts.input ?? '');
