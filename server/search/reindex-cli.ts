@@ -3,6 +3,7 @@ import { loadConfig } from '../config.js';
 import { connect, type Database } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
 import { ProgressLine } from '../import/progress.js';
+import { stopOnSignals } from '../stop-signals.js';
 import { isResourceType } from '../validate/index.js';
 import { applySearchParameterConfig } from './custom-params.js';
 import { syncSearchParamStatus } from './readiness-sync.js';
@@ -57,8 +58,9 @@ function parse(args: string[]): Parsed | 'help' {
 }
 
 /**
- * `kiln reindex`: exit code 0 when done (or stopped as asked), 1 when another reindex
- * runs, 2 for a usage error. A progress line on stderr when it is a terminal; the
+ * `kiln reindex`: exit code 0 when done (or stopped by `--max-batches`), 1 when another
+ * reindex runs, 2 for a usage error, 130 or 143 when SIGINT or SIGTERM stopped it with
+ * work left (run it again to go on). A progress line on stderr when it is a terminal; the
  * summary on stdout.
  */
 export async function runReindex(args: string[]): Promise<number> {
@@ -94,24 +96,20 @@ async function status(db: Database): Promise<number> {
 
 async function run(db: Database, opts: ReindexOptions): Promise<number> {
   const progress = process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
-  let stop = false;
-  // Ctrl-C stops after the batch in flight; a second one kills the process as usual.
-  const onSignal = () => {
-    stop = true;
-  };
-  process.once('SIGINT', onSignal);
+  // Ctrl-C or SIGTERM stops after the batch in flight (exit 130 or 143); a second one at once.
+  const stopping = stopOnSignals('reindex', 'stopping after the batch being written', () => progress?.clear());
   try {
-    const summary = await reindex(db, { ...opts, stopRequested: () => stop, onProgress: progress && ((p) => progress.count(p.type, p.done, p.total, p.startedAt)) });
+    const summary = await reindex(db, { ...opts, stopRequested: () => stopping.signal.aborted, onProgress: progress && ((p) => progress.count(p.type, p.done, p.total, p.startedAt)) });
     progress?.finish();
     console.log(summaryLine(summary));
-    return 0;
+    return stopping.signal.aborted && summary.pending.length > 0 ? stopping.exitCode() : 0;
   } catch (err) {
     progress?.finish();
     if (!(err instanceof ReindexBusyError)) throw err;
     console.error(`kiln reindex: ${err.message}`);
     return 1;
   } finally {
-    process.removeListener('SIGINT', onSignal);
+    stopping.remove();
   }
 }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import BetterSqlite3 from 'better-sqlite3';
 import type { Engine } from '../../server/db/connect.js';
 import { getSearchParam } from '../../server/search/registry.js';
 import { reindex } from '../../server/search/reindex.js';
@@ -248,4 +249,49 @@ describe('a database that meets the status table for the first time', () => {
       await database.drop();
     }
   });
+});
+
+describe('kiln reindex stopped with Ctrl-C (sqlite)', () => {
+  it('finishes the batch in flight, says so, exits 130, and a second run goes on from there', async () => {
+    const database = await freshDatabase('sqlite');
+    await database.db.close();
+    const env = { DATABASE_URL: database.url };
+    const peek = (): BetterSqlite3.Database => new BetterSqlite3(database.url.slice('sqlite:'.length), { readonly: true });
+    try {
+      expect((await runKiln(['seed', '--patients', '3', '--seed', '5'], { env })).code).toBe(0);
+      let signal: ((s: NodeJS.Signals) => void) | undefined;
+      const running = runKiln(['reindex', '--all', '--type', 'Observation', '--batch-size', '1'], { env, started: (kill) => (signal = kill) });
+      // Once a batch has been recorded: the rebuild is under way, one Observation a batch.
+      const db = peek();
+      try {
+        const cursor = db.prepare("select count(*) as n from search_param_status where resource_type = 'Observation' and cursor_id is not null");
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline && (cursor.get() as { n: number }).n === 0) await new Promise((r) => setTimeout(r, 10));
+      } finally {
+        db.close();
+      }
+      signal?.('SIGINT');
+      const run = await running;
+      if (run.code !== 130) throw new Error(`kiln reindex exited with ${run.code ?? run.signal} after SIGINT; stdout: ${run.stdout} stderr: ${run.stderr}`);
+      expect(run.stderr).toContain('kiln reindex: SIGINT: stopping after the batch being written; SIGINT again stops at once');
+      expect(run.stdout).toMatch(/^reindexed \d+ resources of 0 types in [\d.]+ s \(\d+\/s\); 0 search parameters ready; \d+ still waiting \(run kiln reindex again to go on\)\n$/);
+      const done = Number(/^reindexed (\d+)/.exec(run.stdout)![1]);
+
+      const rest = await runKiln(['reindex'], { env });
+      expect(rest.code).toBe(0);
+      const observations = (() => {
+        const d = peek();
+        try {
+          return (d.prepare("select count(*) as n from resources where resource_type = 'Observation'").get() as { n: number }).n;
+        } finally {
+          d.close();
+        }
+      })();
+      // The second run did exactly what the first left.
+      expect(rest.stdout).toMatch(new RegExp(`^reindexed ${observations - done} resources of 1 types in [\\d.]+ s \\(\\d+/s\\); \\d+ search parameters ready\\n$`));
+      expect((await runKiln(['reindex', '--status'], { env })).stdout).toBe('every search parameter is ready\n');
+    } finally {
+      await database.drop();
+    }
+  }, 90_000);
 });
