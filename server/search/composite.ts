@@ -86,7 +86,8 @@ onRegistryChange(() => compiled.clear());
 function compositesOf(resourceType: string): Composite[] {
   let list = compiled.get(resourceType);
   if (!list) {
-    list = searchParamsFor(resourceType).filter(isIndexableComposite).map((def) => compile(def, resourceType));
+    // A union of other composites is answered from their rows (union-params.ts).
+    list = searchParamsFor(resourceType).filter((def) => isIndexableComposite(def) && !def.unionOf).map((def) => compile(def, resourceType));
     compiled.set(resourceType, list);
   }
   return list;

@@ -44,7 +44,8 @@ function compiledParams(resourceType: string): CompiledParam[] {
   params = [];
   for (const def of searchParamsFor(resourceType)) {
     const add = ADDERS[def.type];
-    if (!add || !def.expression || NOT_INDEXED.has(def.code)) continue;
+    // A union of other parameters is answered from their rows (union-params.ts).
+    if (!add || !def.expression || NOT_INDEXED.has(def.code) || def.unionOf) continue;
     const fast = compileFast(def.expression, resourceType);
     params.push({ def, code: def.code, add, kinds: KINDS_WRITTEN[def.type]!, fast, engine: lazyEngine(def.expression) });
   }

@@ -51,7 +51,7 @@ const COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
 
 /** True when `def` is answered from index rows that a definition change makes stale. */
 export function isTracked(def: SearchParamDef): boolean {
-  return def.expression !== undefined && !COLUMN_PARAMS.has(def.code);
+  return def.expression !== undefined && !COLUMN_PARAMS.has(def.code) && def.unionOf === undefined;
 }
 
 /**
@@ -138,6 +138,14 @@ function snapshotOf(rows: { resource_type: string; code: string; fingerprint: st
       if (ready.has(`${type}\u0000${code}\u0000${fp}`)) continue;
       byType.set(type, (byType.get(type) ?? new Set()).add(code));
       byCode.set(code, (byCode.get(code) ?? new Set()).add(type));
+    }
+  }
+  // A union of other parameters (union-params.ts) is ready when all of them are.
+  for (const type of searchableResourceTypes()) {
+    for (const def of searchParamsFor(type)) {
+      if (!def.unionOf?.some((code) => byType.get(type)?.has(code))) continue;
+      byType.get(type)!.add(def.code);
+      byCode.set(def.code, (byCode.get(def.code) ?? new Set()).add(type));
     }
   }
   return { version: ++versions, byType, byCode };

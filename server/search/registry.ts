@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Bundle, SearchParameter } from 'fhir/r4';
 import { allResourceTypes, isTypeOf } from './model.js';
+import { markUnions } from './union-params.js';
 
 /**
  * The registry of search parameters: every SearchParameter of the R4 specification, as
@@ -50,6 +51,11 @@ export interface SearchParamDef {
   comparators: string[];
   component: SearchParamComponent[] | undefined;
   xpathUsage: string | undefined;
+  /**
+   * The codes of the parameters of the same type whose union this one is: it has no index
+   * rows of its own and is answered from theirs (union-params.ts). Undefined otherwise.
+   */
+  unionOf?: string[];
 }
 
 /** https://hl7.org/fhir/R4/search.html#modifiers — R4 SearchParameters do not list them. */
@@ -198,6 +204,7 @@ function build(): Registry {
       }
     }
   }
+  for (const params of byType.values()) markUnions(params);
   return { byType, byUrl, definitions };
 }
 

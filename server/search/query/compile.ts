@@ -61,8 +61,23 @@ function missingWhere(env: QueryEnv, owner: Owner, def: SearchParamDef, raws: st
   return (qb) => (missing ? rows.forEach((r) => r(qb)) : anyOf(qb, rows, (w, r) => r(w)));
 }
 
+/**
+ * A parameter that is the union of others (search/union-params.ts), from their rows: a
+ * value matches when some member has it, so members' conditions are ORed; `:not` and
+ * `:missing=true` ask that no member has it, so theirs are ANDed.
+ */
+function unionWhere(env: QueryEnv, owner: Owner, def: SearchParamDef, modifier: string | undefined, raws: string[], param: string): Where {
+  // Compiled as itself first, so that a bad value or modifier is refused in its own name.
+  paramWhere(env, owner, { ...def, unionOf: undefined }, modifier, raws, param);
+  const members = def.unionOf!.map((code) => getSearchParam(def.resourceType, code)!);
+  const wheres = members.map((m) => paramWhere(env, owner, m, modifier, raws, param));
+  const none = modifier === 'not' || (modifier === 'missing' && raws.length === 1 && raws[0] === 'true');
+  return (qb) => (none ? wheres.forEach((w) => w(qb)) : anyOf(qb, wheres, (w, where) => where(w)));
+}
+
 /** The condition of `code[:modifier]` as `def` defines it. */
 function paramWhere(env: QueryEnv, owner: Owner, def: SearchParamDef, modifier: string | undefined, raws: string[], param: string): Where {
+  if (def.unionOf) return unionWhere(env, owner, def, modifier, raws, param);
   if (modifier === 'missing') return missingWhere(env, owner, def, raws, param);
   if (def.code === '_id') return idWhere(owner, modifier, raws, param);
   if (def.code === '_lastUpdated') return lastUpdatedWhere(owner, def, modifier, raws, param);
@@ -132,9 +147,11 @@ export function compileName(env: QueryEnv, owner: Owner, types: readonly string[
     });
 }
 
-/** Same parameter type, and for composites the same component types: their rows are alike. */
+/** Same parameter type, and for composites the same component types: their rows are alike. Never for unions. */
 function sameShape(a: SearchParamDef, b: SearchParamDef): boolean {
   const parts = (d: SearchParamDef) => (d.component ?? []).map((c) => c.type).join();
+  // A union (search/union-params.ts) has no rows under its own code: its type needs a branch.
+  if (a.unionOf || b.unionOf) return false;
   return a.type === b.type && (a.type !== 'composite' || parts(a) === parts(b));
 }
 

@@ -41,7 +41,8 @@ export function mergedDateRanges(env: QueryEnv, owner: Owner, types: string[] | 
   for (const [name, occurrences] of byName) {
     if (occurrences.length < 2) continue;
     const def = getSearchParam(type, name);
-    if (!def || def.type !== 'date' || !singleValued(def, type)) continue;
+    // A union (search/union-params.ts) has no rows of its own to merge on.
+    if (!def || def.type !== 'date' || def.unionOf || !singleValued(def, type)) continue;
     const values = occurrences.map((occ) => parseDates(alternatives(occ), def.comparators, name));
     const matches = values.map(dateMatch);
     const match = (qb: QB, t: string) => matches.forEach((m) => m(qb, t));

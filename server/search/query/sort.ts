@@ -63,15 +63,36 @@ function sortType(types: readonly string[] | undefined, code: string): string {
  */
 function paramKey(item: string, code: string, desc: boolean, types: readonly string[] | undefined, alias: string, pg: boolean): SortKey {
   const col = SORT_COLUMN[sortType(types, code)];
+  const rows = rowCodes(types, code, alias);
   const agg = desc ? `max("${alias}"."${col.desc}")` : `min("${alias}"."${col.asc}")`;
   const last = col.kind === 'text' ? TEXT_LAST[desc ? 'desc' : 'asc'] : NUMBER_LAST[desc ? 'desc' : 'asc'];
   const indexed = pg ? '' : ` indexed by "${col.table}_resource"`;
   const value =
     `(select ${agg} from "${col.table}" as "${alias}"${indexed} ` +
-    `where "${alias}"."rid" = "r"."rid" and "${alias}"."code" = ?)`;
+    `where "${alias}"."rid" = "r"."rid" and ${rows.sql})`;
   // PostgreSQL: compare as bytes, as the index columns do ("C"), whatever the database default.
   const collate = pg && col.kind === 'text' ? ' collate "C"' : '';
-  return { name: item, desc, sql: `coalesce(${value}, ?)${collate}`, bindings: [code, last], kind: col.kind };
+  return { name: item, desc, sql: `coalesce(${value}, ?)${collate}`, bindings: [...rows.bindings, last], kind: col.kind };
+}
+
+/**
+ * Which of a resource's index rows hold its values of `code`: those under the code itself,
+ * or, on a type where the parameter is a union of others (search/union-params.ts), those
+ * of its members.
+ */
+function rowCodes(types: readonly string[] | undefined, code: string, alias: string): { sql: string; bindings: string[] } {
+  const unions = (types ?? []).map((t) => getSearchParam(t, code)!).filter((d) => d.unionOf);
+  const col = `"${alias}"."code"`;
+  const members = (codes: string[]) => `${col} in (${codes.map(() => '?').join(', ')})`;
+  if (unions.length === 0) return { sql: `${col} = ?`, bindings: [code] };
+  if (unions.length === types!.length && unions.every((d) => d.unionOf!.join() === unions[0].unionOf!.join())) {
+    return { sql: members(unions[0].unionOf!), bindings: unions[0].unionOf! };
+  }
+  // Types disagree: each union type its members, every other type the code itself.
+  const branches = unions.map((d) => ({ sql: `("r"."resource_type" = ? and ${members(d.unionOf!)})`, bindings: [d.resourceType, ...d.unionOf!] }));
+  const others = { sql: `(${col} = ? and "r"."resource_type" not in (${unions.map(() => '?').join(', ')}))`, bindings: [code, ...unions.map((d) => d.resourceType)] };
+  const all = [others, ...branches];
+  return { sql: `(${all.map((b) => b.sql).join(' or ')})`, bindings: all.flatMap((b) => b.bindings) };
 }
 
 /** One `_sort` item as a key on `r`. */
