@@ -100,3 +100,57 @@ describe.each(engines())('conditional references in transactions on %s', (engine
     expect(afterSetup - before).toBe(4); // the two Patients and their two Provenances only
   });
 });
+
+/**
+ * Criteria with nothing that selects (result parameters, empty values, bare names) would
+ * match every resource of the type: each conditional interaction refuses them with a
+ * 400, and changes nothing.
+ */
+describe.each(engines())('conditional criteria that select nothing on %s', (engine) => {
+  let t: TestApp;
+  let location: { id: string };
+  const count = async (table: string) => Number((await t.app.db.knex(table).count({ n: '*' }))[0].n);
+  beforeAll(async () => {
+    t = await startTestApp(engine);
+    location = (await fhirFetch(t, 'Location', { method: 'POST', body: { resourceType: 'Location', name: 'Only one' } })).body;
+    await fhirFetch(t, 'Patient', { method: 'POST', body: patient('sn-1') });
+    await fhirFetch(t, 'Patient', { method: 'POST', body: patient('sn-2') });
+  });
+  afterAll(() => t.stop());
+
+  const refused = (res: { status: number; body: { resourceType: string; issue: { diagnostics: string }[] } }) => {
+    expect(res.status).toBe(400);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+    expect(res.body.issue[0].diagnostics).toContain('select nothing');
+  };
+
+  it.each(['_count=10', 'name=', '_elements=id', '_sort=name&_summary=true', 'name=&_count=1'])('DELETE Location?%s deletes nothing', async (query) => {
+    refused(await fhirFetch(t, `Location?${query}`, { method: 'DELETE' }));
+    expect((await fhirFetch(t, `Location/${location.id}`)).status).toBe(200);
+  });
+
+  it.each(['_summary=true', '_count=1', 'name='])('PUT Location?%s overwrites nothing', async (query) => {
+    refused(await fhirFetch(t, `Location?${query}`, { method: 'PUT', body: { resourceType: 'Location', name: 'overwritten' } }));
+    const now = await fhirFetch(t, `Location/${location.id}`);
+    expect([now.body.meta.versionId, now.body.name]).toEqual(['1', 'Only one']);
+  });
+
+  it.each(['name=', '_count=1', 'x', '_id=', '&&&', 'Patient?_count=1'])('If-None-Exist: %s creates nothing and finds nothing', async (criteria) => {
+    const before = await count('resources');
+    refused(await fhirFetch(t, 'Patient', { method: 'POST', body: patient('sn-3'), headers: { 'if-none-exist': criteria } }));
+    expect(await count('resources')).toBe(before);
+  });
+
+  it('a conditional reference in a transaction', async () => {
+    const before = await count('resources');
+    const tx = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: { resourceType: 'Observation', status: 'final', code: { text: 'hr' }, subject: { reference: 'Patient?_count=1' } }, request: { method: 'POST', url: 'Observation' } }],
+    };
+    const res = await fhirFetch(t, '', { method: 'POST', body: tx });
+    expect(res.status).toBe(400);
+    expect(res.body.issue[0].diagnostics).toContain('select nothing');
+    expect(await count('resources')).toBe(before);
+  });
+});

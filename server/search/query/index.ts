@@ -34,9 +34,10 @@ export interface MatchOptions {
  * update and delete: https://hl7.org/fhir/R4/http.html#ccreate).
  *
  * Parsing is strict: an unknown parameter, modifier or bad value throws a 400
- * `FhirError` naming it. Result parameters (`_count`, `_sort`, `_format`, …) are
- * ignored. An empty query matches every resource of the type: callers decide whether
- * that is allowed (conditional delete and update should refuse it).
+ * `FhirError` naming it. Result parameters (`_count`, `_sort`, `_format`, …) and
+ * parameters without a value select nothing, and criteria with nothing else are a 400:
+ * "match every resource" is never what a conditional write means, and a stray `_count`
+ * must not delete or overwrite an arbitrary resource.
  *
  * Pass the caller's transaction as `exec` when there is one: on SQLite there is one
  * connection, and a query outside the open transaction would wait for it forever.
@@ -52,6 +53,14 @@ export async function findMatchingIds(
   if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`findMatchingIds: limit must be a whole number, got ${limit}`);
   const types = [resourceType];
   const filters = compileFilters(new QueryEnv(options.baseUrl ?? ''), types, parseQueryString(query), false);
+  if (filters.used.length === 0) {
+    const shown = query.length > 200 ? `${query.slice(0, 200)}…` : query;
+    throw badRequest(
+      `The criteria "${shown}" select nothing: a conditional interaction needs at least one search parameter with a value (result parameters such as _count, _sort, _summary and _elements select nothing)`,
+      undefined,
+      'required',
+    );
+  }
   if (limit === 0) return [];
   if (options.restrict) filters.wheres.push(options.restrict);
   const rows = (await checkSize(matchQuery(exec, { types, filters }).select(`${ROOT}.id`).orderBy(`${ROOT}.id`).limit(limit))) as { id: string }[];
