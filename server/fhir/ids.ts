@@ -4,7 +4,11 @@
  */
 export const RESOURCE_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
-/** True when `value` is a well-formed resource id. */
+/**
+ * True when `value` is a well-formed resource id that a URL can carry: `.` and `..` match
+ * the pattern but are dot segments, which clients and proxies resolve away
+ * (https://www.rfc-editor.org/rfc/rfc3986#section-5.2.4).
+ */
 export function isResourceId(value: string): boolean {
-  return RESOURCE_ID.test(value);
+  return RESOURCE_ID.test(value) && value !== '.' && value !== '..';
 }

@@ -144,9 +144,19 @@ function checkNumber(f: Facets, v: unknown): Problem | undefined {
   return f.regex && !f.regex.test(String(v)) ? invalid(f.name, v) : undefined;
 }
 
+/**
+ * Characters no FHIR string may hold: "Strings SHALL NOT contain Unicode character points
+ * below 32, except for u0009 (horizontal tab), u0010 (carriage return) and u0013 (line
+ * feed)" (https://hl7.org/fhir/R4/datatypes.html#string). The XSD regexes allow them.
+ */
+const CONTROL = /[\x00-\x08\x0B\x0C\x0E-\x1F]/;
+
 function checkString(f: Facets, v: unknown): Problem | undefined {
   if (typeof v !== 'string') return wrongType(f.name, 'string', v);
   if (v.length === 0) return { code: 'value', message: `A ${f.name} must not be an empty string` };
+  if (CONTROL.test(v)) return invalid(f.name, v, ' (control characters other than tab, carriage return and line feed are not allowed)');
+  // `.` and `..` match the id pattern, but as a URL path segment they mean "here" and "up" (RFC 3986 section 5.2.4).
+  if (f.name === 'id' && (v === '.' || v === '..')) return invalid(f.name, v, ' (a URL cannot carry it: "." and ".." are dot segments)');
   if (f.maxLength !== undefined && v.length > f.maxLength) {
     return invalid(f.name, v, ` (longer than ${f.maxLength} characters)`);
   }

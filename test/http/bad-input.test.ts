@@ -48,6 +48,8 @@ const cases: Case[] = [
   { name: 'empty string', method: 'POST', path: 'Patient', body: { resourceType: 'Patient', name: [{ family: '' }] }, status: 400, expression: 'Patient.name[0].family' },
   { name: 'empty array', method: 'POST', path: 'Patient', body: { resourceType: 'Patient', name: [] }, status: 400, expression: 'Patient.name' },
   { name: 'null value', method: 'POST', path: 'Patient', body: { resourceType: 'Patient', gender: null }, status: 400, expression: 'Patient.gender' },
+  { name: 'NUL in a string', method: 'POST', path: 'Patient', body: { resourceType: 'Patient', name: [{ family: 'a\u0000b' }] }, status: 400, says: 'control characters', expression: 'Patient.name[0].family' },
+  { name: 'escape character in a markdown', method: 'POST', path: 'Observation', body: { ...obs, note: [{ text: 'bold \u001b[1m' }] }, status: 400, expression: 'Observation.note[0].text' },
   { name: 'decimal as a string', method: 'POST', path: 'Observation', body: { ...obs, valueQuantity: { value: '5.4' } }, status: 400, expression: 'Observation.valueQuantity.value' },
   { name: 'two choices of value[x]', method: 'POST', path: 'Observation', body: { ...obs, valueString: 'a', valueBoolean: true }, status: 400 },
   { name: 'missing required element (Observation.status)', method: 'POST', path: 'Observation', body: { resourceType: 'Observation', code: { text: 'x' } }, status: 400, expression: 'Observation.status' },
@@ -132,6 +134,31 @@ describe.each(engines())('bad input on %s', (engine) => {
       const expressions = res.body.issue.flatMap((i: { expression?: string[] }) => i.expression ?? []);
       expect(expressions).toContain(c.expression);
     }
+    expect(await counts()).toBe(before);
+  });
+
+  // Sent as raw paths: URL parsers (fetch's included) resolve "..", "." and their
+  // percent-encoded forms away before a request is made.
+  it.each(['..', '.', '%2E%2E', '%2e'])('an update of the id %s (a dot segment) is 400 and writes nothing', async (segment) => {
+    const before = await counts();
+    const id = decodeURIComponent(segment);
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const url = new URL(t.base);
+      const req = request(
+        { host: url.hostname, port: url.port, path: `${url.pathname}/Patient/${segment}`, method: 'PUT', headers: { authorization: `Bearer ${t.token}`, 'content-type': FHIR } },
+        (r) => {
+          let text = '';
+          r.on('data', (d) => (text += d));
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ resourceType: 'Patient', id }));
+    });
+    expect(res.status).toBe(400);
+    const outcome = JSON.parse(res.body);
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    expect(JSON.stringify(outcome.issue)).toContain('dot segments');
     expect(await counts()).toBe(before);
   });
 
