@@ -41,8 +41,9 @@ function fhirVersionOk(params: Record<string, string>): boolean {
  */
 export function checkAccept(accept: string | undefined, format: string | undefined): void {
   if (format !== undefined) {
-    const f = format.split(';')[0].trim().toLowerCase();
-    if (!FORMAT_ALIASES.has(f)) throw notAcceptable(`_format=${format} is not supported; this server speaks JSON (_format=json)`);
+    const [range] = parseMediaRanges(format);
+    if (!range || !FORMAT_ALIASES.has(range.type)) throw notAcceptable(`_format=${format} is not supported; this server speaks JSON (_format=json)`);
+    if (!fhirVersionOk(range.params)) throw notAcceptable(`_format=${format}: fhirVersion=${range.params.fhirversion} cannot be served; this server is FHIR 4.0`);
     return;
   }
   if (accept === undefined || accept.trim() === '') return;

@@ -145,6 +145,10 @@ describe.each(engines())('REST interactions on %s', (engine) => {
     expect((await fhirFetch(t, path, { headers: { accept: 'application/fhir+json; fhirVersion=3.0' } })).status).toBe(406);
     expect((await fhirFetch(t, path, { headers: { accept: 'application/fhir+xml' } })).status).toBe(406);
     expect((await fhirFetch(t, `${path}?_format=xml`)).status).toBe(406);
+    const format = (value: string) => fhirFetch(t, `${path}?_format=${encodeURIComponent(value)}`);
+    expect((await format('application/fhir+json;fhirVersion=4.0')).status).toBe(200);
+    expect((await format('application/fhir+json;fhirVersion=3.0')).status).toBe(406);
+    expect((await format('application/fhir+json; fhirVersion=3.0')).body.issue[0].diagnostics).toContain('fhirVersion=3.0');
   });
 
   it('serves a CapabilityStatement from capability.json and the route table', async () => {
