@@ -41,7 +41,8 @@ export function reportsVersion(path: string[], query: Record<string, string[]>):
   return path.length <= 3 && !path.some((segment) => segment.startsWith('_')) && (total === undefined || total === 'none');
 }
 
-const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
+/** The methods whose FHIR interactions take a body; any other request's body is not read. */
+const WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 
 /**
  * The only HTTP-aware part of the FHIR API: turns a node request under the FHIR base
@@ -122,7 +123,9 @@ function toFhirRequest(req: IncomingMessage, basePath: string): FhirRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   const path = (q >= 0 ? url.slice(0, q) : url).replace(/^\/+/, '');
-  return { method: req.method ?? 'GET', params: {}, query, headers, url: search ? `${path}?${search}` : path };
+  // HEAD runs the GET; node:http leaves the body out of the answer to a HEAD request.
+  const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+  return { method, params: {}, query, headers, url: search ? `${path}?${search}` : path };
 }
 
 /**
@@ -131,7 +134,7 @@ function toFhirRequest(req: IncomingMessage, basePath: string): FhirRequest {
  */
 async function readBody(req: IncomingMessage, path: string[], limit: number): Promise<unknown> {
   const method = req.method ?? 'GET';
-  if (BODYLESS.has(method)) return undefined;
+  if (!WITH_BODY.has(method)) return undefined;
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw tooLarge(limit);
   const raw = await readStream(req, limit);

@@ -8,7 +8,7 @@ import { matchRoute } from './routes.js';
  * or transaction Bundle come through here, so both get the same interactions.
  */
 export async function dispatch(req: FhirRequest, segments: string[], ctx: RequestContext): Promise<FhirResponse> {
-  const match = matchRoute(req.method, segments);
+  const match = matchRoute(req.method, segments, isResourceType);
   const where = segments.join('/');
   if (!match) throw notFound(`No FHIR interaction at ${req.method} ${where || '[base]'}`);
   if ('allowed' in match) {

@@ -68,11 +68,12 @@ let table: ReturnType<typeof compiled> | undefined;
 
 /**
  * Finds the route for a method and path (segments after the base). Returns the
- * methods allowed on the path instead when only the method is wrong.
+ * methods allowed on the path instead when only the method is wrong (`isType` tells
+ * which `:type` segments name a resource type).
  */
-export function matchRoute(method: string, segments: string[]): RouteMatch | { allowed: string[] } | undefined {
+export function matchRoute(method: string, segments: string[], isType: (type: string) => boolean = () => true): RouteMatch | { allowed: string[] } | undefined {
   table ??= compiled();
-  const allowed: string[] = [];
+  const allowed = new Set<string>();
   for (const { route, segments: pattern } of table) {
     if (pattern.length !== segments.length) continue;
     const params: Record<string, string> = {};
@@ -86,7 +87,11 @@ export function matchRoute(method: string, segments: string[]): RouteMatch | { a
     });
     if (!ok) continue;
     if (route.method === method) return { route, params };
-    allowed.push(route.method);
+    // `metadata` fits `:type` too, but POST metadata is no interaction of this path.
+    if (params.type !== undefined && !isType(params.type)) continue;
+    allowed.add(route.method);
+    // HEAD is GET without the body (https://www.rfc-editor.org/rfc/rfc9110#section-9.3.2).
+    if (route.method === 'GET') allowed.add('HEAD');
   }
-  return allowed.length ? { allowed } : undefined;
+  return allowed.size ? { allowed: [...allowed] } : undefined;
 }

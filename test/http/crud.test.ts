@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { Client } from 'fhir-kit-client';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { engines } from '../helpers/db.js';
@@ -149,6 +150,41 @@ describe.each(engines())('REST interactions on %s', (engine) => {
     expect((await format('application/fhir+json;fhirVersion=4.0')).status).toBe(200);
     expect((await format('application/fhir+json;fhirVersion=3.0')).status).toBe(406);
     expect((await format('application/fhir+json; fhirVersion=3.0')).body.issue[0].diagnostics).toContain('fhirVersion=3.0');
+  });
+
+  /** A request with any method (fetch refuses TRACE and friends). */
+  const raw = (method: string, path: string, token = t.token) =>
+    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+      const req = request(`${t.base}/${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('answers HEAD as GET without a body, behind the same token check', async () => {
+    const c = await fhirFetch(t, 'Patient', { method: 'POST', body: patient });
+    const head = await raw('HEAD', `Patient/${c.body.id}`);
+    expect([head.status, head.headers.etag, head.body]).toEqual([200, 'W/"1"', '']);
+    expect(head.headers['content-type']).toMatch(/^application\/fhir\+json/);
+    expect((await raw('HEAD', 'metadata', '')).status).toBe(200);
+    expect((await raw('HEAD', `Patient?_id=${c.body.id}`)).status).toBe(200);
+    expect((await raw('HEAD', `Patient/${c.body.id}`, '')).status).toBe(401);
+    expect((await raw('HEAD', 'Patient/nobody')).status).toBe(404);
+  });
+
+  it('answers other methods with 405 and the methods the path allows, each once', async () => {
+    const options = await raw('OPTIONS', 'metadata');
+    expect(options.status).toBe(405);
+    expect(options.headers.allow).toBe('GET, HEAD');
+    for (const method of ['TRACE', 'PROPFIND', 'LINK']) {
+      const res = await raw(method, 'Patient');
+      expect(res.status).toBe(405);
+      expect(JSON.parse(res.body).resourceType).toBe('OperationOutcome');
+      expect((res.headers.allow as string).split(', ').sort()).toEqual(['DELETE', 'GET', 'HEAD', 'POST', 'PUT']);
+    }
   });
 
   it('serves a CapabilityStatement from capability.json and the route table', async () => {
