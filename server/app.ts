@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express from 'express';
+import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { RequestContext } from './context.js';
@@ -48,6 +48,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     const { status, outcome } = normalizeError(notFound(`Nothing at ${req.method} ${req.path}; the FHIR API is at ${config.basePath}`));
     res.status(status).type(FHIR_JSON).send(JSON.stringify(outcome));
   });
+  app.use(expressErrors(log));
   const contextFor = (_req: IncomingMessage, res: ServerResponse): RequestContext => {
     const requestId = res.getHeader('X-Request-Id') as string;
     return {
@@ -123,4 +124,22 @@ async function readiness(db: Database): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The last word on an error no route answered (a body express could not parse, a path
+ * it could not decode): RFC 6749's error form, with the message only when it is meant
+ * for the client (`expose`, as http-errors sets for 4xx), never a stack trace, which
+ * express's default handler would send outside production.
+ */
+function expressErrors(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const e = (err ?? {}) as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown };
+    const code = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
+    const status = code >= 400 && code < 600 ? code : 500;
+    if (status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
+    const description = status < 500 && e.expose === true && typeof e.message === 'string' ? e.message : status < 500 ? 'The request could not be read' : 'Internal server error';
+    res.status(status).set('Cache-Control', 'no-store').json({ error: status < 500 ? 'invalid_request' : 'server_error', error_description: description });
+  };
 }
