@@ -151,9 +151,21 @@ const COMPONENT_ERRATA: Record<string, Record<string, string>> = {
   [`${SP}DocumentReference-relationship`]: { [`${SP}DocumentReference-relatesto`]: 'target', [`${SP}DocumentReference-relation`]: 'code' },
 };
 
+/**
+ * A reference parameter whose members select resources rather than References (a
+ * Bundle's `entry.resource`) has nothing to index as a reference: R4's `Bundle.composition` and `Bundle.message`
+ * (`Bundle.entry[0].resource`) would need the Bundle's first resource indexed as if it
+ * were contained. They are treated as having no expression: refused with a 400 and left
+ * out of the CapabilityStatement, rather than answered with nothing.
+ */
+function selectsResources(type: SearchParamType, parts: string[]): boolean {
+  return type === 'reference' && parts.length > 0 && parts.every((p) => /^Bundle\.entry(\[\d+\])?\.resource$/.test(p));
+}
+
 function toDef(sp: SearchParameter, base: string, type: string, byUrl: Map<string, SearchParameter>): SearchParamDef {
   const spType = sp.type as SearchParamType;
-  const parts = sp.expression ? partsFor(splitUnion(sp.expression), type) : [];
+  const found = sp.expression ? partsFor(splitUnion(sp.expression), type) : [];
+  const parts = selectsResources(spType, found) ? [] : found;
   return {
     code: sp.code,
     url: sp.url,

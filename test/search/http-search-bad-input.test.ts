@@ -60,6 +60,12 @@ const cases: [string, number, string?][] = [
   ['Observation?code-value-quantity:exact=a$1', 400, 'code-value-quantity:exact'],
   ['Patient?_filter=x', 400, '_filter'],
   ['Patient?_query=x', 400, '_query'],
+  // Bundle.composition and Bundle.message select a resource (entry[0].resource), not a reference.
+  ['Bundle?composition.title=T', 400, 'composition.title'],
+  ['Bundle?composition:missing=false', 400, 'composition:missing'],
+  ['Bundle?message=MessageHeader/m1', 400, 'message'],
+  ['Bundle?_include=Bundle:composition', 400, '_include'],
+  ['Composition?_has:Bundle:composition:type=document', 400, '_has:Bundle:composition:type'],
   ['Patient?_contained=true', 400, '_contained'],
   ['Patient?_count=-1', 400, '_count'],
   ['Patient?_count=abc', 400, '_count'],
@@ -142,6 +148,16 @@ describe.each(engines())('bad search input on %s', (engine) => {
     expect((await post(form(90))).status).toBe(400);
     expect((await post(form(101))).status).toBe(400);
     expect((await post(form(2))).status).toBe(200);
+  });
+
+  it('leaves the Bundle parameters it cannot answer out of the CapabilityStatement', async () => {
+    const cs = await fhirFetch(t, 'metadata');
+    const bundle = cs.body.rest[0].resource.find((r: { type: string }) => r.type === 'Bundle');
+    const names = bundle.searchParam.map((p: { name: string }) => p.name);
+    expect(names).toEqual(expect.arrayContaining(['identifier', 'type', 'timestamp']));
+    expect(names).not.toEqual(expect.arrayContaining(['composition']));
+    expect(names).not.toContain('message');
+    expect(bundle.searchInclude ?? []).not.toContain('Bundle:composition');
   });
 
   it('the data is untouched afterwards', async () => {

@@ -30,6 +30,7 @@ function referenceDefs(types: readonly string[] | undefined, code: string, param
     const def = getSearchParam(type, code);
     if (!def) throw badRequest(`Unknown search parameter "${code}" for ${type}`, param, 'not-supported');
     if (def.type !== 'reference') throw badRequest(`${param}: ${code} is a ${def.type} parameter and cannot be chained`, param, 'invalid');
+    if (def.expression === undefined) throw badRequest(`${param}: ${type}.${code} is not supported by this server`, param, 'not-supported');
     return def;
   });
 }

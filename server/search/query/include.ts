@@ -56,6 +56,7 @@ function parseSpec(name: string, value: string, rev: boolean, iterate: boolean):
   if (code === '*') return spec;
   const def = getSearchParam(source, code);
   if (!def || def.type !== 'reference') throw badRequest(`${name}: ${source} has no reference parameter "${code}"`, name, 'value');
+  if (def.expression === undefined) throw badRequest(`${name}: ${source}.${code} is not supported by this server`, name, 'not-supported');
   if (target !== undefined && (!isResourceType(target) || (def.targets.length > 0 && !def.targets.includes(target)))) {
     throw badRequest(`${name}: ${source}.${code} does not refer to "${target}"`, name, 'value');
   }
