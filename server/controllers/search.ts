@@ -61,6 +61,16 @@ function mergedQuery(req: FhirRequest): Record<string, string[]> {
   return query;
 }
 
+/**
+ * `_type` on a search of one type: naming that type is harmless, any other cannot be
+ * honoured (https://hl7.org/fhir/R4/search.html#type names it for searches across types).
+ */
+function onlyType(query: Record<string, string[]>, type: string): void {
+  const named = (query._type ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
+  const other = named.find((t) => t !== type);
+  if (other !== undefined) throw badRequest(`_type: a search of ${type} cannot also search "${other.slice(0, 64)}"; search across types at [base]?_type=…`, '_type');
+}
+
 /** What is searched: one type, a compartment of one type, or (system search) `_type`'s types. */
 function target(req: FhirRequest, query: Record<string, string[]>): { types: string[] | undefined; compartment?: { type: string; id: string }; path: string } {
   const { type, id } = req.params;
@@ -68,9 +78,13 @@ function target(req: FhirRequest, query: Record<string, string[]>): { types: str
   if (type !== undefined && id !== undefined && inner !== undefined) {
     if (!isResourceType(inner)) throw notFound(`Unknown resource type "${inner}"`);
     if (!isResourceId(id)) throw notFound(`"${id.slice(0, 64)}" is not a resource id`);
+    onlyType(query, inner);
     return { types: [inner], compartment: { type, id }, path: `${type}/${id}/${inner}` };
   }
-  if (type !== undefined) return { types: [type], path: type };
+  if (type !== undefined) {
+    onlyType(query, type);
+    return { types: [type], path: type };
+  }
   if (query._type === undefined) return { types: undefined, path: '' };
   const types = [...new Set(query._type.flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean))];
   for (const t of types) if (!isResourceType(t)) throw badRequest(`_type: "${t.slice(0, 64)}" is not a resource type`, '_type');

@@ -60,6 +60,10 @@ const cases: [string, number, string?][] = [
   ['Observation?code-value-quantity:exact=a$1', 400, 'code-value-quantity:exact'],
   ['Patient?_filter=x', 400, '_filter'],
   ['Patient?_query=x', 400, '_query'],
+  ['Patient?_type=Foo', 400, '_type'],
+  ['Patient?_type=Patient,Observation', 400, '_type'],
+  ['Patient/bad-1/Observation?_type=Condition', 400, '_type'],
+  ['Patient?_type=Patient&name=nobody', 200],
   // Bundle.composition and Bundle.message select a resource (entry[0].resource), not a reference.
   ['Bundle?composition.title=T', 400, 'composition.title'],
   ['Bundle?composition:missing=false', 400, 'composition:missing'],
