@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { Database } from '../db/connect.js';
 import type { Executor, NewVersion, ResourceStore, StoredVersion } from '../db/store.js';
 import { inTransaction } from '../db/transaction.js';
-import { badRequest, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
+import { gone, notFound, preconditionFailed } from '../errors.js';
 import { deleteIndexRows, writeIndexRowsBatch } from '../search/write.js';
 import { extractIndexRows } from '../search/extract.js';
 import type { IndexRows } from '../search/types.js';
 import { validateResource } from '../validate/index.js';
+import { applyJsonPatch } from './patch.js';
 import { recordProvenance } from './provenance.js';
 import { type AnyResource, type ProvenanceRequest, WriteSession } from './types.js';
 
@@ -92,7 +92,7 @@ export class ResourceService {
     if (!previous) throw notFound(`${type}/${id} is not known`);
     if (previous.deleted) throw gone(`${type}/${id} was deleted`);
     checkIfMatch(type, id, previous, ifMatch);
-    const patched = applyPatch(JSON.parse(previous.content) as AnyResource, ops);
+    const patched = applyJsonPatch(JSON.parse(previous.content) as AnyResource, ops);
     validateResource(patched, { expectedType: type, expectedId: id, requireId: true });
     const [version] = await this.put(s, [{ resource: patched, previous, method: 'PATCH' }]);
     return version;
@@ -189,19 +189,4 @@ function checkIfMatch(type: string, id: string, current: StoredVersion | undefin
   if (current.versionId !== ifMatch) {
     throw preconditionFailed(`If-Match: ${type}/${id} is at version ${current.versionId}, not ${ifMatch}`);
   }
-}
-
-function applyPatch(doc: AnyResource, ops: unknown): AnyResource {
-  if (!Array.isArray(ops)) throw badRequest('A JSON Patch document must be an array of operations');
-  const error = fastJsonPatch.validate(ops as Operation[], doc);
-  if (error) {
-    const at = error.operation ? ` (operation ${error.index}: ${JSON.stringify(error.operation)})` : '';
-    if (error.name === 'TEST_OPERATION_FAILED') throw unprocessable(`JSON Patch test failed${at}`);
-    throw badRequest(`Invalid JSON Patch: ${error.message.split('\n')[0]}${at}`);
-  }
-  const result = fastJsonPatch.applyPatch(doc, ops as Operation[], false, false).newDocument as AnyResource;
-  if (result.resourceType !== doc.resourceType || result.id !== doc.id) {
-    throw unprocessable('JSON Patch may not change resourceType or id', ['resourceType', 'id']);
-  }
-  return result;
 }
