@@ -1,7 +1,7 @@
 import type { Controller, FhirRequest, FhirResponse, RequestContext } from '../context.js';
 import type { StoredVersion } from '../db/store.js';
 import { allOk, badRequest } from '../errors.js';
-import { parseIfMatch } from '../parse/headers.js';
+import { parseIfMatch, parseIfNoneMatch } from '../parse/headers.js';
 import type { AnyResource, ProvenanceRequest } from '../service/types.js';
 import { findExisting, ifNoneExistCriteria } from './conditional.js';
 import { validateResource } from '../validate/index.js';
@@ -45,7 +45,7 @@ export const create: Controller = async (req, ctx) => {
 
 /**
  * update: a new version, or update-as-create with the client's id. The body's id must
- * equal the URL's.
+ * equal the URL's. `If-Match` makes it version-aware; `If-None-Match: *` create-only.
  * See: https://hl7.org/fhir/R4/http.html#update
  */
 export const update: Controller = async (req, ctx) => {
@@ -54,12 +54,13 @@ export const update: Controller = async (req, ctx) => {
   access.require(type, 'update');
   validateResource(req.body, { expectedType: type, expectedId: id, requireId: true });
   const ifMatch = parseIfMatch(req);
+  const ifNoneMatch = parseIfNoneMatch(req);
   const prov = provenance(req, ctx, 'UPDATE');
   const result = await ctx.resources.write(
     prov,
     async (s) => {
       await assertExisting(access, s.trx, type, id, 'u', 'update');
-      const out = await ctx.resources.update(s, req.body as AnyResource, ifMatch);
+      const out = await ctx.resources.update(s, req.body as AnyResource, ifMatch, ifNoneMatch);
       await assertWritten(access, s.trx, type, id, out.created ? 'update-create' : 'update');
       return out;
     },
@@ -94,18 +95,20 @@ export const patch: Controller = async (req, ctx) => {
 
 /**
  * delete: marks the resource deleted (a new version); later reads answer 410 Gone.
+ * `If-Match` makes it version-aware (412 when the version is not current).
  * See: https://hl7.org/fhir/R4/http.html#delete
  */
 export const remove: Controller = async (req, ctx) => {
   const { type, id } = req.params as { type: string; id: string };
   const access = accessFor(ctx);
   access.require(type, 'delete');
+  const ifMatch = parseIfMatch(req);
   const prov = provenance(req, ctx, 'DELETE');
   const version = await ctx.resources.write(
     prov,
     async (s) => {
       await assertExisting(access, s.trx, type, id, 'd', 'delete');
-      return ctx.resources.delete(s, type, id);
+      return ctx.resources.delete(s, type, id, ifMatch);
     },
     ctx.session,
   );

@@ -10,6 +10,13 @@ export function parseIfMatch(req: FhirRequest): number | undefined {
   return parseEtag(req.headers['if-match'], 'If-Match');
 }
 
+/** `If-None-Match` on a write: `*`, or the version of one ETag (https://www.rfc-editor.org/rfc/rfc9110#section-13.1.2). */
+export function parseIfNoneMatch(req: FhirRequest): '*' | number | undefined {
+  const raw = req.headers['if-none-match'];
+  if (raw !== undefined && raw.trim() === '*') return '*';
+  return parseEtag(raw, 'If-None-Match');
+}
+
 /** Parses one weak or strong ETag holding a FHIR version id. */
 export function parseEtag(raw: string | undefined, name: string): number | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;

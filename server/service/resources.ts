@@ -74,11 +74,12 @@ export class ResourceService {
    * client's id. `ifMatch` is the version the client last saw (412 when it is not current).
    * See: https://hl7.org/fhir/R4/http.html#update
    */
-  async update(s: WriteSession, resource: AnyResource, ifMatch?: number): Promise<UpdateResult> {
+  async update(s: WriteSession, resource: AnyResource, ifMatch?: number, ifNoneMatch?: IfNoneMatch): Promise<UpdateResult> {
     const type = resource.resourceType;
     const id = resource.id as string;
     const previous = await this.store.readForUpdate(s.trx, type, id);
     checkIfMatch(type, id, previous, ifMatch);
+    checkIfNoneMatch(type, id, previous, ifNoneMatch);
     const [version] = await this.put(s, [{ resource, previous, method: 'PUT' }]);
     return { version, created: !previous || previous.deleted };
   }
@@ -100,11 +101,13 @@ export class ResourceService {
 
   /**
    * Delete: a new version marked deleted; reads then answer 410. Deleting what is
-   * unknown or already deleted changes nothing.
-   * See: https://hl7.org/fhir/R4/http.html#delete
+   * unknown or already deleted changes nothing. `ifMatch`, the version the client last
+   * saw, makes it a version-aware delete (412 when that is not the current version).
+   * See: https://hl7.org/fhir/R4/http.html#delete and https://hl7.org/fhir/R4/http.html#concurrency
    */
-  async delete(s: WriteSession, type: string, id: string): Promise<StoredVersion | undefined> {
+  async delete(s: WriteSession, type: string, id: string, ifMatch?: number): Promise<StoredVersion | undefined> {
     const previous = await this.store.readForUpdate(s.trx, type, id);
+    checkIfMatch(type, id, previous, ifMatch);
     if (!previous || previous.deleted) return undefined;
     const versionId = previous.versionId + 1;
     const content = JSON.stringify({ resourceType: type, id, meta: { versionId: String(versionId), lastUpdated: s.now } });
@@ -189,4 +192,17 @@ function checkIfMatch(type: string, id: string, current: StoredVersion | undefin
   if (current.versionId !== ifMatch) {
     throw preconditionFailed(`If-Match: ${type}/${id} is at version ${current.versionId}, not ${ifMatch}`);
   }
+}
+
+/** `If-None-Match` on an update: `*` (only if there is no current version) or a version ETag. */
+export type IfNoneMatch = '*' | number;
+
+/**
+ * `If-None-Match: *` makes an update create-only: 412 when the resource exists. With a
+ * version, 412 when that is the current version. RFC 9110 section 13.1.2.
+ */
+function checkIfNoneMatch(type: string, id: string, current: StoredVersion | undefined, ifNoneMatch?: IfNoneMatch): void {
+  if (ifNoneMatch === undefined || !current || current.deleted) return;
+  if (ifNoneMatch === '*') throw preconditionFailed(`If-None-Match: *: ${type}/${id} exists (version ${current.versionId})`);
+  if (current.versionId === ifNoneMatch) throw preconditionFailed(`If-None-Match: ${type}/${id} is at version ${ifNoneMatch}`);
 }

@@ -61,6 +61,33 @@ describe.each(engines())('REST interactions on %s', (engine) => {
     expect(stale.body.resourceType).toBe('OperationOutcome');
   });
 
+  it('honours If-Match on delete: an old version is 412 and deletes nothing, the current one deletes', async () => {
+    const c = await fhirFetch(t, 'Patient', { method: 'POST', body: patient });
+    const id = c.body.id;
+    await fhirFetch(t, `Patient/${id}`, { method: 'PUT', body: { ...patient, id, gender: 'other' } });
+    const stale = await fhirFetch(t, `Patient/${id}`, { method: 'DELETE', headers: { 'if-match': 'W/"1"' } });
+    expect(stale.status).toBe(412);
+    expect(stale.body.issue[0].diagnostics).toContain('version 2');
+    expect((await fhirFetch(t, `Patient/${id}`)).status).toBe(200);
+    expect((await fhirFetch(t, `Patient/${id}`, { method: 'DELETE', headers: { 'if-match': 'garbage' } })).status).toBe(400);
+    expect((await fhirFetch(t, `Patient/${id}`, { method: 'DELETE', headers: { 'if-match': 'W/"2"' } })).status).toBe(200);
+    expect((await fhirFetch(t, `Patient/${id}`)).status).toBe(410);
+    // Nothing current is left to match.
+    expect((await fhirFetch(t, `Patient/${id}`, { method: 'DELETE', headers: { 'if-match': 'W/"3"' } })).status).toBe(412);
+    expect((await fhirFetch(t, 'Patient/never-there', { method: 'DELETE', headers: { 'if-match': 'W/"1"' } })).status).toBe(412);
+  });
+
+  it('honours If-None-Match on update: * creates only, a version ETag refuses that version', async () => {
+    const id = `inm-${Date.now()}`;
+    const first = await fhirFetch(t, `Patient/${id}`, { method: 'PUT', body: { ...patient, id }, headers: { 'if-none-match': '*' } });
+    expect(first.status).toBe(201);
+    const again = await fhirFetch(t, `Patient/${id}`, { method: 'PUT', body: { ...patient, id, gender: 'other' }, headers: { 'if-none-match': '*' } });
+    expect(again.status).toBe(412);
+    expect((await fhirFetch(t, `Patient/${id}`)).body.meta.versionId).toBe('1');
+    expect((await fhirFetch(t, `Patient/${id}`, { method: 'PUT', body: { ...patient, id }, headers: { 'if-none-match': 'W/"1"' } })).status).toBe(412);
+    expect((await fhirFetch(t, `Patient/${id}`, { method: 'PUT', body: { ...patient, id }, headers: { 'if-none-match': 'W/"7"' } })).status).toBe(200);
+  });
+
   it('answers 304 to If-None-Match and If-Modified-Since', async () => {
     const c = await fhirFetch(t, 'Patient', { method: 'POST', body: patient });
     const same = await fhirFetch(t, `Patient/${c.body.id}`, { headers: { 'if-none-match': 'W/"1"' } });
