@@ -100,7 +100,8 @@ function importProvenance(file: ImportFile): ProvenanceRequest {
           who: SERVER_DEVICE,
         },
       ],
-      entity: [{ role: 'source', what: { display: `kiln import of ${basename(file.path)}` } }],
+      // A FHIR string holds no control characters (datatypes.html#string); a file name may.
+      entity: [{ role: 'source', what: { display: `kiln import of ${basename(file.path).replace(/[\x00-\x08\x0B\x0C\x0E-\x1F]/g, '\uFFFD')}` } }],
     },
   };
 }
