@@ -22,6 +22,11 @@ export interface Config {
   /** Largest `_count` a client may ask for on history and search pages. */
   maxPageSize: number;
   defaultPageSize: number;
+  /**
+   * Most resources the response to one batch or transaction may hold: one per entry,
+   * plus the matches and includes of its GET entries (a response is held whole in memory).
+   */
+  maxBundleResults: number;
   /** `single`: a conditional delete matching several resources is a 412; `multiple`: all are deleted. */
   conditionalDelete: 'single' | 'multiple';
   /** The OpenID Provider's issuer: `[origin of baseUrl]/oauth`. */
@@ -152,6 +157,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     logLevel,
     maxPageSize: int(env, 'KILN_MAX_PAGE_SIZE', 1000, 1, 100000),
     defaultPageSize,
+    maxBundleResults: int(env, 'KILN_MAX_BUNDLE_RESULTS', 20000, 1, 1000000),
     conditionalDelete,
     issuer: `${base.origin}/oauth`,
     secretKey,

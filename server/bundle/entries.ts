@@ -23,10 +23,12 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 /**
  * Turns each entry's `request` into a FHIR request as if it had come over HTTP, with
  * `ifMatch` and friends as headers. A URL may be relative to the base or absolute on it.
+ * `first` is the index in the Bundle of `entries[0]` (a batch parses its entries one at a time).
  * See: https://hl7.org/fhir/R4/bundle.html#transaction
  */
-export function entryRequests(entries: RawEntry[], baseUrl: string, outerHeaders: FhirRequest['headers']): EntryRequest[] {
-  return entries.map((entry, index) => {
+export function entryRequests(entries: RawEntry[], baseUrl: string, outerHeaders: FhirRequest['headers'], first = 0): EntryRequest[] {
+  return entries.map((entry, i) => {
+    const index = first + i;
     const at = `Bundle.entry[${index}]`;
     const req = entry.request;
     if (!req || typeof req !== 'object') throw badRequest(`${at} has no request`, `${at}.request`, 'required');

@@ -1,32 +1,31 @@
-import type { Bundle, BundleEntry, BundleEntryResponse } from 'fhir/r4';
-import type { FhirResponse, RequestContext } from '../context.js';
-import { FhirError, badRequest, normalizeError, preconditionFailed } from '../errors.js';
+import type { Bundle, BundleEntry } from 'fhir/r4';
+import type { FhirRequest, FhirResponse, RequestContext } from '../context.js';
+import { badRequest, normalizeError, preconditionFailed } from '../errors.js';
 import { conditionalUpdateTarget, findExisting, ifNoneExistCriteria } from '../controllers/conditional.js';
 import { dispatch } from '../http/dispatch.js';
 import type { WriteSession } from '../service/types.js';
-import { preferReturn } from '../parse/headers.js';
-import type { FhirRequest } from '../context.js';
 import { collectReferences, entryRequests, plannedIds, rewriteReferences, transactionOrder, type EntryRequest } from './entries.js';
+import { ResultBudget, returnedResources } from './budget.js';
+import { TransactionIdentities } from './identities.js';
+import { atEntry, failedEntry, toEntry } from './response.js';
 import { findMatchingIds } from '../search/query/index.js';
 import { isResourceType } from '../validate/index.js';
 import { accessFor, matchRestriction, provenanceHeader } from '../../smart/access/index.js';
 
 type RawEntry = Parameters<typeof entryRequests>[0][number];
 
-const STATUS_TEXT: Record<number, string> = {
-  200: '200 OK', 201: '201 Created', 204: '204 No Content', 304: '304 Not Modified',
-  400: '400 Bad Request', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
-  409: '409 Conflict', 410: '410 Gone', 412: '412 Precondition Failed', 422: '422 Unprocessable Entity',
-};
-
 /**
  * transaction: every entry in one database transaction, in the spec's order, with
  * `fullUrl` references rewritten to the ids assigned; one failure undoes everything and
- * answers with that entry's status and an OperationOutcome naming the entry.
+ * answers with that entry's status and an OperationOutcome naming the entry. Two entries
+ * acting on one resource fail it (400), as does a GET entry whose results pass the
+ * budget of resources in the response (400, `too-costly`; see budget.ts).
  * See: https://hl7.org/fhir/R4/http.html#transaction
  */
 export async function processTransaction(bundle: { entry?: RawEntry[] }, req: FhirRequest, ctx: RequestContext): Promise<Bundle> {
   const entries = entryRequests(bundle.entry ?? [], ctx.config.baseUrl, req.headers);
+  const identities = TransactionIdentities.fromUrls(entries);
+  const budget = new ResultBudget(ctx.config.maxBundleResults, entries.length);
   const provenance = { header: provenanceHeader(req, ctx), actor: ctx.actor };
   const results = new Array<BundleEntry>(entries.length);
   await ctx.resources.write(provenance, async (session) => {
@@ -37,11 +36,18 @@ export async function processTransaction(bundle: { entry?: RawEntry[] }, req: Fh
     await conditionalReferences(entries, inner, ids);
     for (const e of entries) if (e.request.body !== undefined) rewriteReferences(e.request.body, ids);
     for (const e of transactionOrder(entries)) {
+      const get = e.request.method === 'GET';
+      if (get) budget.open(e.index);
+      const before = session.targets.length;
+      let out: FhirResponse;
       try {
-        results[e.index] = toEntry(await dispatch(e.request, e.segments, inner), e, ctx, req);
+        out = await dispatch(e.request, e.segments, inner);
       } catch (err) {
-        throw atEntry(err, e.index);
+        throw atEntry(err, e.index, e);
       }
+      if (!get) identities.claimWritten(e, session.targets.slice(before));
+      results[e.index] = toEntry(out, e, ctx, req);
+      if (get) budget.close(e.index, returnedResources(results[e.index].resource));
     }
   });
   return { resourceType: 'Bundle', type: 'transaction-response', entry: results };
@@ -50,30 +56,46 @@ export async function processTransaction(bundle: { entry?: RawEntry[] }, req: Fh
 /**
  * batch: entries run independently, each in its own savepoint of one database
  * transaction, so a failing entry undoes only itself and reports its own outcome, while
- * one Provenance names everything the batch wrote.
+ * one Provenance names everything the batch wrote. The GET entry whose results would
+ * pass the budget of resources in the response, and every GET entry after it, get a 400
+ * (`too-costly`) each; earlier ones keep theirs (see budget.ts).
  * See: https://hl7.org/fhir/R4/http.html#transaction
  */
 export async function processBatch(bundle: { entry?: RawEntry[] }, req: FhirRequest, ctx: RequestContext): Promise<Bundle> {
   const raw = bundle.entry ?? [];
   const results: BundleEntry[] = [];
+  const budget = new ResultBudget(ctx.config.maxBundleResults, raw.length);
   const provenance = { header: provenanceHeader(req, ctx), actor: ctx.actor };
   await ctx.resources.write(provenance, async (session) => {
     for (let i = 0; i < raw.length; i++) {
       const before = session.targets.length;
+      let e: EntryRequest | undefined;
       try {
-        const [e] = entryRequests([raw[i]], ctx.config.baseUrl, req.headers);
-        e.index = i;
-        const out = await session.trx.transaction(async (trx) =>
-          dispatch(e.request, e.segments, { ...ctx, session: session.nested(trx) }),
-        );
-        results.push(toEntry(out, e, ctx, req));
+        [e] = entryRequests([raw[i]], ctx.config.baseUrl, req.headers, i);
+        const { request, segments } = e;
+        const get = request.method === 'GET';
+        if (get) budget.open(i);
+        const out = await session.trx.transaction(async (trx) => dispatch(request, segments, { ...ctx, session: session.nested(trx) }));
+        const entry = toEntry(out, e, ctx, req);
+        if (get) budget.close(i, returnedResources(entry.resource));
+        results.push(entry);
       } catch (err) {
         session.targets.length = before;
-        results.push(failedEntry(atEntry(err, i)));
+        results.push(failedEntry(logInternal(atEntry(err, i, e), i, ctx)));
       }
     }
   });
   return { resourceType: 'Bundle', type: 'batch-response', entry: results };
+}
+
+/**
+ * An unexpected error in a batch entry becomes that entry's 500 rather than the
+ * request's, so the HTTP layer never sees it: log it here as it would have, with the
+ * request id (the context's logger carries it) and the entry, never the resource.
+ */
+function logInternal(err: unknown, index: number, ctx: RequestContext): unknown {
+  if (normalizeError(err).status >= 500) ctx.log.error({ err, entry: `Bundle.entry[${index}]` }, 'batch entry failed');
+  return err;
 }
 
 /**
@@ -90,7 +112,7 @@ async function conditionalCreates(entries: EntryRequest[], ctx: RequestContext &
       const existing = await findExisting(ctx, ctx.session, e.segments[0], criteria);
       if (existing) ids.set(e.fullUrl, `${existing.resourceType}/${existing.id}`);
     } catch (err) {
-      throw atEntry(err, e.index);
+      throw atEntry(err, e.index, e, 'request.ifNoneExist');
     }
   }
   return ids;
@@ -111,7 +133,7 @@ async function conditionalUpdates(entries: EntryRequest[], ctx: RequestContext &
       e.request.assignedId = id;
       ids.set(e.fullUrl, `${type}/${id}`);
     } catch (err) {
-      throw atEntry(err, e.index);
+      throw atEntry(err, e.index, e);
     }
   }
 }
@@ -147,48 +169,3 @@ async function conditionalReferences(entries: EntryRequest[], ctx: RequestContex
 }
 
 const CONDITIONAL_REFERENCE = /^([A-Z][A-Za-z]+)\?(.+)$/;
-
-function toEntry(out: FhirResponse, e: EntryRequest, ctx: RequestContext, req: FhirRequest): BundleEntry {
-  const response: BundleEntryResponse = { status: STATUS_TEXT[out.status] ?? String(out.status) };
-  const v = out.version;
-  if (v) {
-    response.etag = `W/"${v.versionId}"`;
-    response.lastModified = v.lastUpdated;
-    if (out.location || e.request.method === 'POST' || e.request.method === 'PUT') {
-      response.location = `${v.resourceType}/${v.id}/_history/${v.versionId}`;
-    }
-  }
-  const entry: BundleEntry = { response };
-  const minimal = e.request.method !== 'GET' && preferReturn(req) === 'minimal';
-  if (out.body !== undefined && !minimal && out.status !== 304) {
-    const body = typeof out.body === 'string' ? JSON.parse(out.body) : out.body;
-    if (body.resourceType === 'OperationOutcome' && e.request.method === 'DELETE') response.outcome = body;
-    else entry.resource = body;
-  }
-  if (v && entry.resource) entry.fullUrl = `${ctx.config.baseUrl}/${v.resourceType}/${v.id}`;
-  return entry;
-}
-
-/** `Patient.name[0]` in an entry is `Bundle.entry[i].resource.name[0]`. */
-function entryExpression(prefix: string, x: string): string {
-  if (x.startsWith('Bundle.entry[')) return x;
-  if (/^[A-Z][A-Za-z]*(\.|$)/.test(x)) return `${prefix}.resource${x.replace(/^[A-Z][A-Za-z]*/, '')}`;
-  return `${prefix}.resource.${x}`;
-}
-
-function failedEntry(err: FhirError | unknown): BundleEntry {
-  const { status, outcome } = normalizeError(err);
-  return { response: { status: STATUS_TEXT[status] ?? String(status), outcome } };
-}
-
-/** Points an entry's error at the entry: diagnostics and expressions gain `Bundle.entry[i]`. */
-function atEntry(err: unknown, index: number): unknown {
-  if (!(err instanceof FhirError)) return err;
-  const prefix = `Bundle.entry[${index}]`;
-  const issues = err.issues.map((i) => ({
-    ...i,
-    diagnostics: `${prefix}: ${i.diagnostics ?? ''}`,
-    expression: i.expression?.map((x) => entryExpression(prefix, x)),
-  }));
-  return new FhirError(err.status, issues, err.headers);
-}
