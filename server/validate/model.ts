@@ -31,6 +31,8 @@ export interface ElementModel {
   readonly choice?: string;
   /** Allowed codes of a `required` binding, when the ValueSet could be expanded. */
   readonly codes?: ReadonlySet<string>;
+  /** True for `Reference.reference`, which may not be a conditional reference outside a transaction. */
+  readonly referenceString: boolean;
 }
 
 /** A required element (min >= 1): present when any of `names` is. */
@@ -204,10 +206,10 @@ function variant(s: State, owner: string, e: ElementInfo, name: string, choice: 
   const prim = primitive(s, isResourceId ? 'id' : ref.code);
   const codes = ref.code === 'code' && e.requiredValueSet ? s.codeSets.get(e.requiredValueSet) : undefined;
   const ext = ref.system === undefined ? primitiveExtModel(s, ref.code) : undefined;
-  return elementModel(e, jsonName, choice, { primitive: prim, ext, codes });
+  return elementModel(e, jsonName, choice, { primitive: prim, ext, codes, referenceString: owner === 'Reference' && e.rel === 'reference' });
 }
 
-type Parts = Partial<Pick<ElementModel, 'type' | 'primitive' | 'ext' | 'codes' | 'resource'>>;
+type Parts = Partial<Pick<ElementModel, 'type' | 'primitive' | 'ext' | 'codes' | 'resource' | 'referenceString'>>;
 
 /** Builds an element model; every model gets the same fields, in the same order, for fast access. */
 function elementModel(e: ElementInfo, name: string, choice: string | undefined, parts: Parts): ElementModel {
@@ -222,6 +224,7 @@ function elementModel(e: ElementInfo, name: string, choice: string | undefined, 
     resource: parts.resource ?? false,
     choice,
     codes: parts.codes,
+    referenceString: parts.referenceString ?? false,
   };
 }
 

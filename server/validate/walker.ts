@@ -19,6 +19,9 @@ type Json = Record<string, unknown>;
 /** Thrown (and caught by the caller) once the issue cap is reached. */
 export const STOP = Symbol('validation issue cap reached');
 
+/** `Patient?identifier=…`: a reference by search (https://hl7.org/fhir/R4/bundle.html#references). */
+const CONDITIONAL_REFERENCE = /^[A-Z][A-Za-z]+\?/;
+
 /** Deepest element path walked; anything deeper is reported instead of recursed into. */
 const MAX_DEPTH = 256;
 
@@ -27,6 +30,8 @@ export class Walker {
   readonly issues: OperationOutcomeIssue[] = [];
   /** Path segments: names, and array indexes as numbers. */
   readonly path: (string | number)[] = [];
+  /** How many `entry.resource`/`parameter.resource` the walk is inside: resources held, not written. */
+  held = 0;
 
   constructor(private readonly cap: number) {}
 
@@ -147,12 +152,21 @@ function walkValue(w: Walker, el: ElementModel, v: unknown): void {
     if (problem !== undefined) w.report(problem.code, problem.message);
     else if (el.codes !== undefined && !el.codes.has(v as string)) {
       w.report('code-invalid', `'${String(v)}' is not a valid code for ${el.name}; allowed: ${listCodes(el.codes)}`);
+    } else if (el.referenceString && w.held === 0 && CONDITIONAL_REFERENCE.test(v as string)) {
+      w.report(
+        'value',
+        `'${String(v).slice(0, 200)}' is a conditional reference (a search), which the server resolves only in a transaction Bundle (https://hl7.org/fhir/R4/http.html#trules): send it in a transaction, or give the literal reference (Type/id)`,
+      );
     }
   } else if (!isObject(v)) {
     const what = el.resource ? 'a resource' : (el.type as TypeModel).name;
     w.report('structure', `'${el.name}' must be a JSON object (${what}), not ${describe(v)}`);
   } else if (el.resource) {
+    // A Bundle's entries and a Parameters' resources are held as they are; contained ones are written.
+    const held = el.name === 'resource';
+    if (held) w.held++;
     walkNestedResource(w, v);
+    if (held) w.held--;
   } else {
     walkObject(w, v, el.type as TypeModel, false);
   }

@@ -48,6 +48,8 @@ const cases: Case[] = [
   { name: 'empty string', method: 'POST', path: 'Patient', body: { resourceType: 'Patient', name: [{ family: '' }] }, status: 400, expression: 'Patient.name[0].family' },
   { name: 'empty array', method: 'POST', path: 'Patient', body: { resourceType: 'Patient', name: [] }, status: 400, expression: 'Patient.name' },
   { name: 'null value', method: 'POST', path: 'Patient', body: { resourceType: 'Patient', gender: null }, status: 400, expression: 'Patient.gender' },
+  { name: 'conditional reference outside a transaction', method: 'POST', path: 'Observation', body: { ...obs, subject: { reference: 'Patient?identifier=http://x|1' } }, status: 400, says: 'only in a transaction', expression: 'Observation.subject.reference' },
+  { name: 'conditional reference in a contained resource', method: 'POST', path: 'Observation', body: { ...obs, contained: [{ resourceType: 'Provenance', id: 'p', recorded: '2020-01-01T00:00:00Z', target: [{ reference: 'Patient?name=x' }], agent: [{ who: { display: 'x' } }] }] }, status: 400, expression: 'Observation.contained[0].target[0].reference' },
   { name: 'NUL in a string', method: 'POST', path: 'Patient', body: { resourceType: 'Patient', name: [{ family: 'a\u0000b' }] }, status: 400, says: 'control characters', expression: 'Patient.name[0].family' },
   { name: 'escape character in a markdown', method: 'POST', path: 'Observation', body: { ...obs, note: [{ text: 'bold \u001b[1m' }] }, status: 400, expression: 'Observation.note[0].text' },
   { name: 'decimal as a string', method: 'POST', path: 'Observation', body: { ...obs, valueQuantity: { value: '5.4' } }, status: 400, expression: 'Observation.valueQuantity.value' },

@@ -154,3 +154,28 @@ describe.each(engines())('conditional criteria that select nothing on %s', (engi
     expect(await count('resources')).toBe(before);
   });
 });
+
+describe.each(engines())('conditional references outside a transaction on %s', (engine) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp(engine);
+    await fhirFetch(t, 'Patient', { method: 'POST', body: patient('out-1') });
+  });
+  afterAll(() => t.stop());
+  const observation = { resourceType: 'Observation', status: 'final', code: { text: 'hr' }, subject: { reference: `Patient?identifier=${SYSTEM}|out-1` } };
+
+  it('are refused in a batch entry, which the server does not resolve, rather than stored as text', async () => {
+    const batch = { resourceType: 'Bundle', type: 'batch', entry: [{ resource: observation, request: { method: 'POST', url: 'Observation' } }] };
+    const res = await fhirFetch(t, '', { method: 'POST', body: batch });
+    expect(res.status).toBe(200);
+    expect(res.body.entry[0].response.status).toMatch(/^400/);
+    expect(JSON.stringify(res.body.entry[0].response.outcome)).toContain('only in a transaction');
+    expect((await fhirFetch(t, 'Observation')).body.entry ?? []).toHaveLength(0);
+  });
+
+  it('are kept as they are inside a Bundle stored as a resource', async () => {
+    const stored = await fhirFetch(t, 'Bundle', { method: 'POST', body: { resourceType: 'Bundle', type: 'collection', entry: [{ resource: observation }] } });
+    expect(stored.status).toBe(201);
+    expect(stored.body.entry[0].resource.subject.reference).toBe(observation.subject.reference);
+  });
+});
