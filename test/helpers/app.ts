@@ -87,3 +87,11 @@ export async function fhirFetch(
   }
   return { status: res.status, headers: res.headers, body: parsed as any, text };
 }
+
+/** How many current and historical versions the test app's database holds, as `current/history`: unchanged means nothing was written. */
+export async function storedCounts(t: TestApp): Promise<string> {
+  const k = t.app.db.knex;
+  const [r] = await k('resources').count({ n: '*' });
+  const [h] = await k('resource_history').count({ n: '*' });
+  return `${r.n}/${h.n}`;
+}

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { engines } from '../helpers/db.js';
-import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+import { fhirFetch, startTestApp, storedCounts, type TestApp } from '../helpers/app.js';
 
 interface Case {
   name: string;
@@ -107,12 +107,7 @@ const cases: Case[] = [
 
 describe.each(engines())('bad input on %s', (engine) => {
   let t: TestApp;
-  const counts = async () => {
-    const k = t.app.db.knex;
-    const [r] = await k('resources').count({ n: '*' });
-    const [h] = await k('resource_history').count({ n: '*' });
-    return `${r.n}/${h.n}`;
-  };
+  const counts = () => storedCounts(t);
   beforeAll(async () => {
     t = await startTestApp(engine);
     const res = await fhirFetch(t, 'Patient/p1', { method: 'PUT', body: { ...patient, gender: 'female' } });

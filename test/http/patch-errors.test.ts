@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { engines } from '../helpers/db.js';
-import { fhirFetch, startTestApp, type TestApp } from '../helpers/app.js';
+import { fhirFetch, startTestApp, storedCounts, type TestApp } from '../helpers/app.js';
 
 /**
  * JSON Patch documents a server must refuse without writing: malformed ones are 400,
@@ -105,12 +105,7 @@ const bundleCases = cases.filter((c) => ['add under /__proto__', 'move /name int
 
 describe.each(engines())('JSON Patch errors on %s', (engine) => {
   let t: TestApp;
-  const counts = async () => {
-    const k = t.app.db.knex;
-    const [r] = await k('resources').count({ n: '*' });
-    const [h] = await k('resource_history').count({ n: '*' });
-    return `${r.n}/${h.n}`;
-  };
+  const counts = () => storedCounts(t);
   const read = async () => (await fhirFetch(t, 'Patient/p1')).body;
   const expectOutcome = (body: any, c: Case, entry?: number) => {
     expect(body?.resourceType).toBe('OperationOutcome');
