@@ -60,13 +60,29 @@ export function dedupeFrom(list: object[], from: number): void {
   list.length = w;
 }
 
-/** `dedupeFrom` for long lists: a row's defined fields, in name order, are its key. */
+/**
+ * A row's defined fields as one string. The rows of one call of `dedupeFrom` come from one
+ * adder, which writes their fields in one order, so the key needs no sorting: a list of a
+ * million rows (a Patient with 200,000 names) is keyed in a fraction of a second.
+ */
+function rowKey(row: object): string {
+  const x = row as Record<string, unknown>;
+  let key = '';
+  for (const name in x) {
+    const v = x[name];
+    if (v === undefined) continue;
+    // The type's initial keeps 1 and "1" apart; \u0000 cannot occur in an indexed value.
+    key += `${name}\u0001${typeof v === 'string' ? 's' : (typeof v)[0]}${String(v)}\u0000`;
+  }
+  return key;
+}
+
+/** `dedupeFrom` for long lists: a row's defined fields are its key. */
 function dedupeKeyed(list: object[], from: number): void {
   const seen = new Set<string>();
   let w = from;
   for (let r = from; r < list.length; r++) {
-    const fields = Object.entries(list[r]).filter(([, v]) => v !== undefined);
-    const key = JSON.stringify(fields.sort(([a], [b]) => (a < b ? -1 : 1)));
+    const key = rowKey(list[r]);
     if (seen.has(key)) continue;
     seen.add(key);
     list[w++] = list[r];

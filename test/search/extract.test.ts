@@ -1,4 +1,5 @@
 import { extractIndexRows } from '../../server/search/extract.js';
+import { dedupeFrom } from '../../server/search/adders.js';
 import { SPAN_LONG, SPAN_SHORT } from '../../server/search/ranges.js';
 import { DATE_MAX, type IndexRows } from '../../server/search/types.js';
 
@@ -247,5 +248,30 @@ describe('extractIndexRows — composites', () => {
     const doc = extract({ resourceType: 'DocumentReference', relatesTo: [{ code: 'replaces', target: { reference: 'DocumentReference/d1' } }] });
     expect(rowsOf(doc, 'reference', 'relationship$0')).toEqual([{ target_type: 'DocumentReference', target_id: 'd1', target_version: null, url: null, item: 0 }]);
     expect(rowsOf(doc, 'token', 'relationship$1')).toEqual([{ system: null, value: 'replaces', item: 0 }]);
+  });
+});
+
+describe('de-duplication of a parameter\'s rows', () => {
+  const rows = (n: number, make: (i: number) => object) => Array.from({ length: n }, (_, i) => make(i));
+
+  it.each([4, 40])('keeps one of each row among %i, telling 1 from "1" and an undefined field from a missing one', (n) => {
+    const list: object[] = [{ code: 'before', value: 'x' }];
+    list.push(...rows(n, (i) => ({ code: 'name', value: `v${i % 3}`, system: undefined })));
+    list.push({ code: 'name', value: 1 }, { code: 'name', value: '1' }, { code: 'name', value: 1 });
+    dedupeFrom(list, 1);
+    expect(list).toEqual([
+      { code: 'before', value: 'x' },
+      { code: 'name', value: 'v0', system: undefined },
+      { code: 'name', value: 'v1', system: undefined },
+      { code: 'name', value: 'v2', system: undefined },
+      { code: 'name', value: 1 },
+      { code: 'name', value: '1' },
+    ]);
+  });
+
+  it('indexes a Patient with 20,000 names once per distinct value', () => {
+    const name = Array.from({ length: 20_000 }, (_, i) => ({ family: `F${i % 100}` }));
+    const family = extractIndexRows({ resourceType: 'Patient', name } as { resourceType: string }).string.filter((r) => r.code === 'family');
+    expect(family).toHaveLength(100);
   });
 });
