@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { turnsEvery } from '../event-loop.js';
 
 /**
  * Running the multi-row statements of bulk writes (index rows, resource versions).
@@ -36,6 +37,15 @@ interface TransactionClient {
   acquireConnection(): Promise<unknown>;
 }
 
+/**
+ * A turn of the event loop every 50 ms of one transaction's bulk statements. On SQLite
+ * they are synchronous: a write of a million index rows (a Patient with 200,000 names)
+ * would otherwise hold the whole server for seconds, health checks included. Meanwhile
+ * reads go on, from the read-only connection and the snapshot before this transaction;
+ * other writes wait for the connection as they would anyway.
+ */
+const turns = new WeakMap<object, () => Promise<void> | undefined>();
+
 /** Set by benchmarks to time the statements that bypass knex's query events; unset otherwise. */
 export const bulkObserver: { statement?: (sql: string, ms: number) => void } = {};
 
@@ -47,6 +57,10 @@ export async function runBulk(db: Knex | Knex.Transaction, sql: string, bindings
   const client = (db as unknown as { client: TransactionClient }).client;
   if (db.isTransaction && client.dialect === 'sqlite3') {
     const trx = db as Knex.Transaction;
+    let turn = turns.get(trx);
+    if (!turn) turns.set(trx, (turn = turnsEvery(50)));
+    const waiting = turn();
+    if (waiting) await waiting;
     if (trx.isCompleted()) throw new Error('Transaction query already complete');
     const conn = (await client.acquireConnection()) as SqliteConnection;
     const started = bulkObserver.statement ? performance.now() : 0;
