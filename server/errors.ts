@@ -115,10 +115,22 @@ function isDatabaseBusy(err: unknown): boolean {
 }
 
 /**
+ * A write that lost a race with a concurrent one, which the database undid: a deadlock
+ * (PostgreSQL 40P01: two transactions locking the same resources in opposite orders),
+ * a serialization failure (40001), or a unique key another write took first (23505, or
+ * SQLite's constraint codes). Whole requests meet the unique case in `inTransaction`
+ * (db/transaction.ts); a batch entry, which runs in a savepoint, meets all of them here.
+ */
+function isConcurrentWrite(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001' || code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
  * Turns anything thrown into a status and OperationOutcome. A busy SQLite database is a
- * 503 with `Retry-After` (https://www.rfc-editor.org/rfc/rfc9110#name-503-service-unavailable).
- * Unknown errors are a 500 whose text hides internals: the details go to the log, not
- * to the client.
+ * 503 with `Retry-After` (https://www.rfc-editor.org/rfc/rfc9110#name-503-service-unavailable);
+ * a write that lost a race with another is a 409 the client may retry. Unknown errors
+ * are a 500 whose text hides internals: the details go to the log, not to the client.
  */
 export function normalizeError(err: unknown): { status: number; outcome: OperationOutcome; headers: Record<string, string> } {
   if (err instanceof FhirError) {
@@ -129,6 +141,13 @@ export function normalizeError(err: unknown): { status: number; outcome: Operati
       status: 503,
       outcome: operationOutcome([issue('transient', 'The database is busy with another process\'s write (such as a bulk import building its indexes); nothing was changed, try again shortly')]),
       headers: { 'Retry-After': String(BUSY_RETRY_AFTER_S) },
+    };
+  }
+  if (isConcurrentWrite(err)) {
+    return {
+      status: 409,
+      outcome: operationOutcome([issue('conflict', 'A concurrent write to the same resources got in the way (the database undid this one); nothing was changed, retry the request')]),
+      headers: {},
     };
   }
   return {

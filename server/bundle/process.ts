@@ -1,7 +1,7 @@
 import type { Bundle, BundleEntry } from 'fhir/r4';
 import type { FhirRequest, FhirResponse, RequestContext } from '../context.js';
 import { badRequest, normalizeError, preconditionFailed } from '../errors.js';
-import { conditionalUpdateTarget, findExisting, ifNoneExistCriteria } from '../controllers/conditional.js';
+import { conditionalUpdateTarget, findExisting, ifNoneExistCriteria, lockConditional } from '../controllers/conditional.js';
 import { dispatch } from '../http/dispatch.js';
 import type { WriteSession } from '../service/types.js';
 import { collectReferences, entryRequests, plannedIds, rewriteReferences, transactionOrder, type EntryRequest } from './entries.js';
@@ -30,6 +30,7 @@ export async function processTransaction(bundle: { entry?: RawEntry[] }, req: Fh
   const results = new Array<BundleEntry>(entries.length);
   await ctx.resources.write(provenance, async (session) => {
     const inner = { ...ctx, session };
+    for (const type of conditionalTypes(entries)) await lockConditional(ctx, session.trx, type);
     const ids = await conditionalCreates(entries, inner);
     await conditionalUpdates(entries, inner, ids);
     plannedIds(entries, ids);
@@ -96,6 +97,21 @@ export async function processBatch(bundle: { entry?: RawEntry[] }, req: FhirRequ
 function logInternal(err: unknown, index: number, ctx: RequestContext): unknown {
   if (normalizeError(err).status >= 500) ctx.log.error({ err, entry: `Bundle.entry[${index}]` }, 'batch entry failed');
   return err;
+}
+
+/**
+ * The types of a transaction's conditional creates, updates and deletes, sorted: their
+ * locks are taken in this one order before any entry runs (controllers/conditional.ts).
+ */
+function conditionalTypes(entries: EntryRequest[]): string[] {
+  const types = new Set<string>();
+  for (const e of entries) {
+    const [type] = e.segments;
+    if (e.segments.length !== 1 || !isResourceType(type)) continue;
+    const conditionalWrite = (e.request.method === 'PUT' || e.request.method === 'DELETE') && e.request.url.includes('?');
+    if (conditionalWrite || (e.request.method === 'POST' && ifNoneExistCriteria(e.request.headers['if-none-exist']))) types.add(type);
+  }
+  return [...types].sort();
 }
 
 /**

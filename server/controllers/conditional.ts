@@ -23,15 +23,27 @@ function criteria(req: FhirRequest): string {
 }
 
 /**
- * Ids matching the criteria, after a lock on them so that concurrent conditional writes
- * with the same criteria serialise: exactly one of 20 simultaneous conditional creates
- * creates. See: https://hl7.org/fhir/R4/http.html#ccreate
+ * Serialises the conditional writes of one resource type, until the transaction ends.
+ * Keyed on the type, not on the criteria' text: `PUT Patient?identifier=x|1`, an
+ * `If-None-Exist: identifier=x%7C1` and `identifier=x|1&gender=male` are other texts that
+ * may select the same resource, and two of them deciding at once left two resources.
+ * A transaction takes the locks of all its types first, in one order (bundle/process.ts),
+ * so that two transactions never wait on each other's.
+ */
+export async function lockConditional(ctx: RequestContext, trx: WriteSession['trx'], type: string): Promise<void> {
+  await lockCriteria(ctx.db, trx, `kiln:conditional:${type}`);
+}
+
+/**
+ * Ids matching the criteria, after the lock above, so that concurrent conditional writes
+ * serialise: exactly one of 20 simultaneous conditional creates creates.
+ * See: https://hl7.org/fhir/R4/http.html#ccreate
  *
  * Only rows the access token may search can match: what lies outside its reach is, for a
  * conditional interaction, as if it did not exist.
  */
 async function matches(ctx: RequestContext, s: WriteSession, type: string, query: string, limit: number): Promise<string[]> {
-  await lockCriteria(ctx.db, s.trx, `${type}?${query}`);
+  await lockConditional(ctx, s.trx, type);
   return findMatchingIds(s.trx, type, query, limit, { baseUrl: ctx.config.baseUrl, restrict: matchRestriction(accessFor(ctx), type) });
 }
 

@@ -14,9 +14,10 @@ export interface ParsedReference {
   url: string | null;
 }
 
-// https://hl7.org/fhir/R4/datatypes.html#id — ids are [A-Za-z0-9\-\.]{1,64}.
-const RELATIVE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([A-Za-z0-9\-.]{1,64}))?$/;
-const RESTFUL_TAIL = /\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([A-Za-z0-9\-.]{1,64}))?$/;
+// https://hl7.org/fhir/R4/datatypes.html#id — ids are [A-Za-z0-9\-\.]{1,64}; type names
+// are at most 64 characters too (the index's column), longer ones name no resource type.
+const RELATIVE = /^([A-Z][A-Za-z]{0,63})\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([A-Za-z0-9\-.]{1,64}))?$/;
+const RESTFUL_TAIL = /\/([A-Z][A-Za-z]{0,63})\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([A-Za-z0-9\-.]{1,64}))?$/;
 const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
 const STRUCTURE_DEFINITION = 'http://hl7.org/fhir/StructureDefinition/';
 
@@ -41,7 +42,8 @@ export function parseReference(ref: string): ParsedReference | null {
 /** `Reference.type` is a type name or the URL of its StructureDefinition. */
 function typeFromTypeElement(type: unknown): string | null {
   if (typeof type !== 'string' || type.length === 0) return null;
-  return type.startsWith(STRUCTURE_DEFINITION) ? type.slice(STRUCTURE_DEFINITION.length) : type;
+  const name = type.startsWith(STRUCTURE_DEFINITION) ? type.slice(STRUCTURE_DEFINITION.length) : type;
+  return name.length <= 64 ? name : null;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { badRequest } from '../../errors.js';
 import { isResourceType } from '../../validate/index.js';
+import { MAX_INDEXED_TEXT } from '../types.js';
 import { parseQueryString } from './params.js';
 import { compileFilters, ROOT } from './plan.js';
 import { checkSize, matchQuery } from './run.js';
@@ -14,6 +15,28 @@ import { QueryEnv, type Where } from './sql.js';
 export { planSearch, type SearchInput, type SearchPlan } from './plan.js';
 export { runSearch, countMatches, type SearchResult } from './run.js';
 export type { IncludeFilter, ResourceRow } from './include.js';
+
+/**
+ * The index keeps the first `MAX_INDEXED_TEXT` characters of most values (search/types.ts),
+ * so two values that differ only after that both match
+ * either. A search may answer with such a near miss; a conditional write must not act on
+ * one (it would update or delete another resource), so criteria with a longer value, or
+ * a longer part of one (`system|code`, a composite's components), are a 400.
+ */
+function refuseInexactValues(query: Record<string, string[]>): void {
+  for (const [name, values] of Object.entries(query)) {
+    for (const value of values) {
+      for (const part of value.split(/(?<!\\)[|$,]/)) {
+        if (part.length <= MAX_INDEXED_TEXT) continue;
+        throw badRequest(
+          `${name}: a value of ${part.length} characters is longer than the ${MAX_INDEXED_TEXT} the search index compares, so it cannot select exactly one resource for a conditional interaction`,
+          name,
+          'too-long',
+        );
+      }
+    }
+  }
+}
 
 /** Options of `findMatchingIds`. */
 export interface MatchOptions {
@@ -52,7 +75,9 @@ export async function findMatchingIds(
   if (!isResourceType(resourceType)) throw badRequest(`Unknown resource type "${resourceType}"`);
   if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`findMatchingIds: limit must be a whole number, got ${limit}`);
   const types = [resourceType];
-  const filters = compileFilters(new QueryEnv(options.baseUrl ?? ''), types, parseQueryString(query), false);
+  const parsed = parseQueryString(query);
+  refuseInexactValues(parsed);
+  const filters = compileFilters(new QueryEnv(options.baseUrl ?? ''), types, parsed, false);
   if (filters.used.length === 0) {
     const shown = query.length > 200 ? `${query.slice(0, 200)}…` : query;
     throw badRequest(
