@@ -219,6 +219,18 @@ describe.each(engines())('search by parameter type on %s', (engine) => {
       expect(await q('Observation?date=2021')).toEqual(['obs-hr']);
     });
 
+    it('reads a leap second (23:59:60, a valid R4 dateTime) as stored values are indexed: the next second', async () => {
+      await putAll(t, [{ resourceType: 'Observation', id: 'obs-leap', status: 'final', code: { text: 'leap' }, effectiveDateTime: '2016-12-31T23:59:60Z' }]);
+      try {
+        expect(await q('Observation?_id=obs-leap&date=2016-12-31T23:59:60Z')).toEqual(['obs-leap']);
+        expect(await q('Observation?_id=obs-leap&date=2017-01-01T00:00:00Z')).toEqual(['obs-leap']);
+        expect(await q('Observation?_id=obs-leap&date=2016-12-31T23:59:59Z')).toEqual([]);
+        expect((await failing(t, 'Observation?date=2016-12-31T23:59:61Z')).status).toBe(400);
+      } finally {
+        await fhirFetch(t, 'Observation/obs-leap', { method: 'DELETE' });
+      }
+    });
+
     it('refuses dates that are not dates', async () => {
       for (const bad of ['2020-13', '2020-02-30', 'yesterday', '2020-03-04T25:00Z', '2020-03-04T10', 'gt', '20201']) {
         const res = await failing(t, `Observation?date=${bad}`);

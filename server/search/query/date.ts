@@ -36,7 +36,8 @@ function realDate(m: RegExpExecArray): boolean {
   if (y === 0) return false;
   if (mo !== undefined && (mo < 1 || mo > 12)) return false;
   if (d !== undefined && (d < 1 || d > daysIn(y as number, mo as number))) return false;
-  if (h !== undefined && (h > 23 || (mi as number) > 59 || (s ?? 0) > 59)) return false;
+  // A leap second (23:59:60) is a valid R4 dateTime; it is indexed as the next second.
+  if (h !== undefined && (h > 23 || (mi as number) > 59 || (s ?? 0) > 60)) return false;
   return zh === undefined || (zh <= 14 && (zm as number) <= 59);
 }
 
