@@ -47,7 +47,7 @@ export function failedEntry(err: unknown): BundleEntry {
  * expression becomes a path in the Bundle. An expression about the resource
  * (`Patient.name[0]`) points into `entry[i].resource`; one about the request's search
  * criteria (a query parameter's name), or any of an entry that has no resource (GET,
- * DELETE), points at `entry[i].request.url`, or at `field` when given (such as
+ * DELETE) or whose resource is a patch (PATCH), points at `entry[i].request.url`, or at `field` when given (such as
  * `request.ifNoneExist`, whose criteria are not in the URL). Diagnostics keep the
  * parameter's name.
  */
@@ -69,9 +69,13 @@ export function atEntry(err: unknown, index: number, e?: EntryRequest, field?: s
   return new FhirError(err.status, issues, err.headers);
 }
 
-/** Whether expression `x` of an entry's error is about its request rather than its resource. */
+/**
+ * Whether expression `x` of an entry's error is about its request rather than its
+ * resource. A PATCH entry's resource is the Binary holding the patch: the elements its
+ * errors name are in the resource the URL names, so they point at the request.
+ */
 function aboutRequest(e: EntryRequest, x: string): boolean {
-  return e.request.body === undefined || Object.hasOwn(e.request.query, x);
+  return e.request.body === undefined || e.request.method === 'PATCH' || Object.hasOwn(e.request.query, x);
 }
 
 /** `Patient.name[0]` in an entry is `Bundle.entry[i].resource.name[0]`. */
