@@ -3,7 +3,7 @@ import { compileWithEngine } from './fhirpath-eval.js';
 import { ADDERS, dedupeFrom, KINDS_WRITTEN, type Adder } from './adders.js';
 import { addCompositeRows } from './composite.js';
 import { onRegistryChange, searchParamsFor, type SearchParamDef } from './registry.js';
-import { emptyIndexRows, type IndexKind, type IndexRows } from './types.js';
+import { COLUMN_PARAMS, emptyIndexRows, type IndexKind, type IndexRows } from './types.js';
 
 /**
  * Index extraction: evaluates every search parameter of a resource's type and turns the
@@ -11,13 +11,6 @@ import { emptyIndexRows, type IndexKind, type IndexRows } from './types.js';
  * Expressions are compiled once per type, to fast JSON accessors where their shape
  * allows (see fastpath.ts) and to the FHIRPath engine otherwise.
  */
-
-/**
- * Parameters that get no rows: `_id` and `_lastUpdated` are columns of the resources
- * table; composites get the rows of composite.ts; `special` ones (`near`) and those
- * without an expression (`_text`, `_content`, `_query`) have no index representation here.
- */
-const NOT_INDEXED = new Set(['_id', '_lastUpdated']);
 
 interface CompiledParam {
   def: SearchParamDef;
@@ -44,8 +37,11 @@ function compiledParams(resourceType: string): CompiledParam[] {
   params = [];
   for (const def of searchParamsFor(resourceType)) {
     const add = ADDERS[def.type];
-    // A union of other parameters is answered from their rows (union-params.ts).
-    if (!add || !def.expression || NOT_INDEXED.has(def.code) || def.unionOf) continue;
+    // No rows here for: `special` ones (`near`) and those without an expression (`_text`,
+    // `_content`, `_query`); `_id` and `_lastUpdated`, columns of `resources`; composites,
+    // which get the rows of composite.ts; unions of others, answered from their rows
+    // (union-params.ts).
+    if (!add || !def.expression || COLUMN_PARAMS.has(def.code) || def.unionOf) continue;
     const fast = compileFast(def.expression, resourceType);
     params.push({ def, code: def.code, add, kinds: KINDS_WRITTEN[def.type]!, fast, engine: lazyEngine(def.expression) });
   }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/connect.js';
 import { registryGeneration, searchableResourceTypes, searchParamsFor, type SearchParamDef, type SearchParamType } from './registry.js';
 import { readEpoch, readStatusRows } from './readiness-table.js';
+import { COLUMN_PARAMS } from './types.js';
 
 /**
  * Which search parameters this process may answer from the index: those whose rows in
@@ -46,10 +47,7 @@ export const BASELINE_FORMAT: Readonly<Record<SearchParamType, number>> = { ...I
 /** How often a process looks for readiness changes made by other processes. */
 export const POLL_MS = 1000;
 
-/** `_id` and `_lastUpdated` are columns of `resources`, not index rows: always ready. */
-const COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
-
-/** True when `def` is answered from index rows that a definition change makes stale. */
+/** True when `def` is answered from index rows that a definition change makes stale (`_id` and `_lastUpdated`, columns, are always ready). */
 export function isTracked(def: SearchParamDef): boolean {
   return def.expression !== undefined && !COLUMN_PARAMS.has(def.code) && def.unionOf === undefined;
 }

@@ -139,3 +139,6 @@ export interface TypedValue {
   v: unknown;
   t: string;
 }
+
+/** `_id` and `_lastUpdated`: columns of `resources`, which have no index rows. */
+export const COLUMN_PARAMS: ReadonlySet<string> = new Set(['_id', '_lastUpdated']);

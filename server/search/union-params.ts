@@ -1,4 +1,5 @@
 import type { SearchParamDef, SearchParamType } from './registry.js';
+import { COLUMN_PARAMS } from './types.js';
 
 /**
  * Search parameters that are the union of others of the same resource type, which
@@ -20,9 +21,6 @@ import type { SearchParamDef, SearchParamType } from './registry.js';
 
 /** Parameter types whose unions are answered from their members. References are not: includes and chains read their rows by code. */
 const UNION_TYPES = new Set<SearchParamType>(['token', 'string', 'quantity', 'number', 'date', 'uri', 'composite']);
-
-/** Parameters answered from index columns, not rows, cannot stand in for others' rows. */
-const COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
 
 /** Same components, in order: the same types at the same paths. */
 function sameComponents(a: SearchParamDef, b: SearchParamDef): boolean {
