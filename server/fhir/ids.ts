@@ -10,5 +10,10 @@ export const RESOURCE_ID = /^[A-Za-z0-9\-.]{1,64}$/;
  * (https://www.rfc-editor.org/rfc/rfc3986#section-5.2.4).
  */
 export function isResourceId(value: string): boolean {
-  return RESOURCE_ID.test(value) && value !== '.' && value !== '..';
+  return RESOURCE_ID.test(value) && !isDotSegment(value);
+}
+
+/** `.` or `..`: "here" and "up" in a URL path (https://www.rfc-editor.org/rfc/rfc3986#section-5.2.4). */
+export function isDotSegment(value: string): boolean {
+  return value === '.' || value === '..';
 }

@@ -1,6 +1,6 @@
 import type { FhirRequest, FhirResponse, RequestContext } from '../context.js';
 import { badRequest, methodNotAllowed, notFound } from '../errors.js';
-import { isResourceId } from '../fhir/ids.js';
+import { isDotSegment, isResourceId } from '../fhir/ids.js';
 import { isResourceType } from '../validate/index.js';
 import { matchRoute } from './routes.js';
 
@@ -21,7 +21,7 @@ export async function dispatch(req: FhirRequest, segments: string[], ctx: Reques
   if (type !== undefined && !isResourceType(type)) throw notFound(`Unknown resource type "${type}"`);
   // Checked before any statement sees them: PostgreSQL refuses a NUL in text and a version past int4.
   if (id !== undefined && !isResourceId(id)) {
-    const why = id === '.' || id === '..' ? '"." and ".." are dot segments, which a URL cannot carry as an id' : '1 to 64 of A-Z a-z 0-9 - .';
+    const why = isDotSegment(id) ? '"." and ".." are dot segments, which a URL cannot carry as an id' : '1 to 64 of A-Z a-z 0-9 - .';
     const message = `"${clip(id)}" is not a resource id (${why})`;
     throw req.method === 'PUT' ? badRequest(message, undefined, 'value') : notFound(message);
   }

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { Knex } from 'knex';
 import type { Core } from '../core.js';
+import { withoutControlCharacters } from '../fhir/strings.js';
 import { recordProvenance, SERVER_ACTOR, SERVER_DEVICE } from '../service/provenance.js';
 import { sameContent } from '../service/load.js';
 import type { NewVersion } from '../db/store.js';
@@ -100,8 +101,8 @@ function importProvenance(file: ImportFile): ProvenanceRequest {
           who: SERVER_DEVICE,
         },
       ],
-      // A FHIR string holds no control characters (datatypes.html#string); a file name may.
-      entity: [{ role: 'source', what: { display: `kiln import of ${basename(file.path).replace(/[\x00-\x08\x0B\x0C\x0E-\x1F]/g, '\uFFFD')}` } }],
+      // A FHIR string holds no control characters; a file name may.
+      entity: [{ role: 'source', what: { display: `kiln import of ${withoutControlCharacters(basename(file.path))}` } }],
     },
   };
 }

@@ -1,4 +1,6 @@
 import type { Definitions, TypeInfo, TypeRef } from './definitions.js';
+import { isDotSegment } from '../fhir/ids.js';
+import { CONTROL_CHARACTERS } from '../fhir/strings.js';
 
 /**
  * Checkers for the R4 primitive data types, compiled from the `value` element of each
@@ -150,13 +152,9 @@ function checkNumber(f: Facets, v: unknown): Problem | undefined {
 }
 
 /**
- * Characters no FHIR string may hold: "Strings SHALL NOT contain Unicode character points
- * below 32, except for u0009 (horizontal tab), u0010 (carriage return) and u0013 (line
- * feed)" (https://hl7.org/fhir/R4/datatypes.html#string). Tested on its own only for
- * the primitives without a regex; the others' regexes exclude them (`XSD_NON_SPACE`).
+ * Control characters (`CONTROL_CHARACTERS`) are tested on their own only for the
+ * primitives without a regex; the others' regexes exclude them (`XSD_NON_SPACE`).
  */
-const CONTROL = /[\x00-\x08\x0B\x0C\x0E-\x1F]/;
-
 function controlCharacters(f: Facets, v: string): Problem {
   return invalid(f.name, v, ' (control characters other than tab, carriage return and line feed are not allowed)');
 }
@@ -164,15 +162,15 @@ function controlCharacters(f: Facets, v: string): Problem {
 function checkString(f: Facets, v: unknown): Problem | undefined {
   if (typeof v !== 'string') return wrongType(f.name, 'string', v);
   if (v.length === 0) return { code: 'value', message: `A ${f.name} must not be an empty string` };
-  if (!f.regex && CONTROL.test(v)) return controlCharacters(f, v);
+  if (!f.regex && CONTROL_CHARACTERS.test(v)) return controlCharacters(f, v);
   // `.` and `..` match the id pattern, but as a URL path segment they mean "here" and "up" (RFC 3986 section 5.2.4).
-  if (f.name === 'id' && (v === '.' || v === '..')) return invalid(f.name, v, ' (a URL cannot carry it: "." and ".." are dot segments)');
+  if (f.name === 'id' && isDotSegment(v)) return invalid(f.name, v, ' (a URL cannot carry it: "." and ".." are dot segments)');
   if (f.maxLength !== undefined && v.length > f.maxLength) {
     return invalid(f.name, v, ` (longer than ${f.maxLength} characters)`);
   }
   if (f.name === 'base64Binary') return isBase64(v) ? undefined : invalid(f.name, v);
   if (f.name === 'xhtml') return /^\s*<div[\s>/]/.test(v) ? undefined : invalid(f.name, v, ' (must be an XHTML <div> element)');
-  if (f.regex && !f.regex.test(v)) return CONTROL.test(v) ? controlCharacters(f, v) : invalid(f.name, v);
+  if (f.regex && !f.regex.test(v)) return CONTROL_CHARACTERS.test(v) ? controlCharacters(f, v) : invalid(f.name, v);
   return f.dates && !isRealDay(v) ? invalid(f.name, v, ' (no such day)') : undefined;
 }
 
