@@ -8,6 +8,7 @@ import { collectReferences, entryRequests, plannedIds, rewriteReferences, transa
 import { ResultBudget, returnedResources } from './budget.js';
 import { TransactionIdentities } from './identities.js';
 import { atEntry, failedEntry, toEntry } from './response.js';
+import { CONDITIONAL_REFERENCE } from '../fhir/references.js';
 import { findMatchingIds } from '../search/query/index.js';
 import { isResourceType } from '../validate/index.js';
 import { accessFor, matchRestriction, provenanceHeader } from '../../smart/access/index.js';
@@ -183,5 +184,3 @@ async function conditionalReferences(entries: EntryRequest[], ctx: RequestContex
     }
   }
 }
-
-const CONDITIONAL_REFERENCE = /^([A-Z][A-Za-z]+)\?(.+)$/;

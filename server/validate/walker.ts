@@ -1,5 +1,6 @@
 import type { OperationOutcomeIssue } from 'fhir/r4';
 import { issue } from '../errors.js';
+import { CONDITIONAL_REFERENCE } from '../fhir/references.js';
 import { isResourceTypeName, typeModel, type ElementModel, type TypeModel } from './model.js';
 
 /**
@@ -18,9 +19,6 @@ type Json = Record<string, unknown>;
 
 /** Thrown (and caught by the caller) once the issue cap is reached. */
 export const STOP = Symbol('validation issue cap reached');
-
-/** `Patient?identifier=…`: a reference by search (https://hl7.org/fhir/R4/bundle.html#references). */
-const CONDITIONAL_REFERENCE = /^[A-Z][A-Za-z]+\?/;
 
 /** Deepest element path walked; anything deeper is reported instead of recursed into. */
 const MAX_DEPTH = 256;
