@@ -61,13 +61,17 @@ function mergedQuery(req: FhirRequest): Record<string, string[]> {
   return query;
 }
 
+/** The types `_type` names, in its values' order (repeated and comma-separated alike). */
+function namedTypes(query: Record<string, string[]>): string[] {
+  return (query._type ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
+}
+
 /**
  * `_type` on a search of one type: naming that type is harmless, any other cannot be
  * honoured (https://hl7.org/fhir/R4/search.html#type names it for searches across types).
  */
 function onlyType(query: Record<string, string[]>, type: string): void {
-  const named = (query._type ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
-  const other = named.find((t) => t !== type);
+  const other = namedTypes(query).find((t) => t !== type);
   if (other !== undefined) throw badRequest(`_type: a search of ${type} cannot also search "${other.slice(0, 64)}"; search across types at [base]?_type=…`, '_type');
 }
 
@@ -86,7 +90,7 @@ function target(req: FhirRequest, query: Record<string, string[]>): { types: str
     return { types: [type], path: type };
   }
   if (query._type === undefined) return { types: undefined, path: '' };
-  const types = [...new Set(query._type.flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean))];
+  const types = [...new Set(namedTypes(query))];
   for (const t of types) if (!isResourceType(t)) throw badRequest(`_type: "${t.slice(0, 64)}" is not a resource type`, '_type');
   return { types: types.length > 0 ? types : undefined, path: '' };
 }
