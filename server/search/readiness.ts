@@ -82,6 +82,16 @@ export function trackedFingerprints(formats = INDEX_FORMAT): Map<string, Map<str
   return byType;
 }
 
+let unions: { generation: number; defs: SearchParamDef[] } | undefined;
+
+/** The parameters, of every type, that are unions of others; found once per registry. */
+function unionParams(): SearchParamDef[] {
+  if (unions?.generation !== registryGeneration()) {
+    unions = { generation: registryGeneration(), defs: searchableResourceTypes().flatMap((t) => searchParamsFor(t).filter((d) => d.unionOf)) };
+  }
+  return unions.defs;
+}
+
 /** Not-ready parameters, both ways round. */
 interface Snapshot {
   /** Changes whenever the set changes, for caches built on it. */
@@ -139,12 +149,11 @@ function snapshotOf(rows: { resource_type: string; code: string; fingerprint: st
     }
   }
   // A union of other parameters (union-params.ts) is ready when all of them are.
-  for (const type of searchableResourceTypes()) {
-    for (const def of searchParamsFor(type)) {
-      if (!def.unionOf?.some((code) => byType.get(type)?.has(code))) continue;
-      byType.get(type)!.add(def.code);
-      byCode.set(def.code, (byCode.get(def.code) ?? new Set()).add(type));
-    }
+  for (const def of unionParams()) {
+    const type = def.resourceType;
+    if (!def.unionOf!.some((code) => byType.get(type)?.has(code))) continue;
+    byType.get(type)!.add(def.code);
+    byCode.set(def.code, (byCode.get(def.code) ?? new Set()).add(type));
   }
   return { version: ++versions, byType, byCode };
 }
