@@ -138,8 +138,11 @@ function expressErrors(log: Logger): ErrorRequestHandler {
     const e = (err ?? {}) as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown };
     const code = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
     const status = code >= 400 && code < 600 ? code : 500;
-    if (status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
-    const description = status < 500 && e.expose === true && typeof e.message === 'string' ? e.message : status < 500 ? 'The request could not be read' : 'Internal server error';
-    res.status(status).set('Cache-Control', 'no-store').json({ error: status < 500 ? 'invalid_request' : 'server_error', error_description: description });
+    if (status >= 500) {
+      log.error({ err, method: req.method, path: req.path }, 'request failed');
+      return void res.status(status).set('Cache-Control', 'no-store').json({ error: 'server_error', error_description: 'Internal server error' });
+    }
+    const description = e.expose === true && typeof e.message === 'string' ? e.message : 'The request could not be read';
+    res.status(status).set('Cache-Control', 'no-store').json({ error: 'invalid_request', error_description: description });
   };
 }
