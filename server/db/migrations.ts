@@ -127,6 +127,19 @@ const migrations: Record<string, { up(knex: Knex): Promise<void>; down(knex: Kne
       await knex.schema.dropTableIfExists(DEFERRAL_TABLE);
     },
   },
+  // The current version's JSON is kept in `resources` only (db/store.ts). Changes no rows:
+  // it stops a process of an earlier release from starting on a database whose history
+  // rows it would read as empty. Going down copies the current JSON back into them.
+  '0013_history_current_once': {
+    async up() {},
+    async down(knex) {
+      await knex.raw(
+        `update "resource_history" set "content" = (select r."content" from "resources" r ` +
+          `where r."resource_type" = "resource_history"."resource_type" and r."id" = "resource_history"."id" ` +
+          `and r."version_id" = "resource_history"."version_id") where "content" = ''`,
+      );
+    },
+  },
 };
 
 /**

@@ -96,6 +96,35 @@ const WRITE_ROWS = [64, 8, 1] as const;
 const HISTORY_COLUMNS = [...COLUMNS, 'method'];
 
 /**
+ * The JSON of a resource's current version is kept once, in `resources`: its history row
+ * holds `CURRENT` in place of the content, and receives the content when a newer version
+ * supersedes it (`MOVE_TO_HISTORY`). No resource's JSON is ever empty, and a deletion's
+ * row holds a stub resource, so the empty string marks nothing else. History rows
+ * written before this rule hold their content whether current or not, and read alike.
+ * An import's every resource was stored twice before: the same text in both tables was
+ * two fifths of the database file and of what its commits wrote.
+ */
+const CURRENT = '';
+
+/**
+ * Moves the content of the superseded versions `(type, id, version)` from `resources`
+ * into their history rows, before the new versions replace it there. A row that holds
+ * its content already (written before the rule above) is left as it is.
+ */
+function moveToHistorySql(rows: number): string {
+  const h = '"resource_history"';
+  const versions = new Array<string>(rows).fill(`(${h}."resource_type" = ? and ${h}."id" = ? and ${h}."version_id" = ?)`).join(' or ');
+  return (
+    `update ${h} set "content" = r."content" from "resources" r ` +
+    `where r."resource_type" = ${h}."resource_type" and r."id" = ${h}."id" and r."version_id" = ${h}."version_id" ` +
+    `and ${h}."content" = '' and (${versions})`
+  );
+}
+
+/** A history row's content: its own, or, while it is the current version, the current row's (`CURRENT`). */
+const HISTORY_CONTENT = `case when h."content" = '' then r."content" else h."content" end`;
+
+/**
  * Current versions are upserted, reporting each row's key. `RETURNING` is in both
  * engines (SQLite since 3.35); rows are matched back by type and id, since neither
  * promises to return them in the order of VALUES.
@@ -161,9 +190,8 @@ export class ResourceStore {
 
   /** One historical version, or undefined. */
   async vread(db: Executor, resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
-    const row = await db('resource_history')
-      .select(COLUMNS)
-      .where({ resource_type: resourceType, id, version_id: versionId })
+    const row = await historyRows(db)
+      .where({ 'h.resource_type': resourceType, 'h.id': id, 'h.version_id': versionId })
       .first();
     return row ? fromRow(row) : undefined;
   }
@@ -174,7 +202,16 @@ export class ResourceStore {
    * key the resource got when first stored, or a new one.
    */
   async write(trx: Knex.Transaction, versions: readonly NewVersion[]): Promise<number[]> {
-    const history = versions.flatMap((v) => [...versionValues(v), v.method]);
+    // Versions superseded by these, then the new ones; a version superseded within
+    // `versions` itself keeps its content, as it is never current.
+    const superseded = versions.flatMap((v) => (v.versionId > 1 ? [v.resourceType, v.id, v.versionId - 1] : []));
+    await runRows(trx, superseded, 3, WRITE_ROWS, moveToHistorySql);
+    const last = new Map<string, number>();
+    versions.forEach((v, i) => last.set(`${v.resourceType}/${v.id}`, i));
+    const history = versions.flatMap((v, i) => {
+      const content = last.get(`${v.resourceType}/${v.id}`) === i ? CURRENT : v.content;
+      return [v.resourceType, v.id, v.versionId, v.lastUpdated, v.deleted, content, v.method];
+    });
     await runRows(trx, history, HISTORY_COLUMNS.length, WRITE_ROWS, (rows) => insertSql('resource_history', HISTORY_COLUMNS, rows));
     const current = await runRows(trx, versions.flatMap(versionValues), COLUMNS.length, WRITE_ROWS, (rows) => insertSql('resources', COLUMNS, rows, UPSERT));
     const keys = new Map<string, number>();
@@ -187,8 +224,8 @@ export class ResourceStore {
    * See: https://hl7.org/fhir/R4/http.html#history
    */
   async history(db: Executor, q: HistoryQuery): Promise<HistoryVersion[]> {
-    const query = db('resource_history as h')
-      .select([...COLUMNS.map((c) => `h.${c}`), 'h.seq', 'h.method'])
+    const query = historyRows(db)
+      .select('h.seq', 'h.method')
       .orderBy('h.seq', 'desc')
       .limit(q.count);
     if (q.resourceType) query.where('h.resource_type', q.resourceType);
@@ -208,4 +245,13 @@ export class ResourceStore {
     const rows: Row[] = await query;
     return rows.map((r) => ({ ...fromRow(r), seq: Number(r.seq), method: r.method ?? 'PUT' }));
   }
+}
+
+/** History rows (alias `h`) with the columns of `StoredVersion`, the content of current versions read from `resources`. */
+function historyRows(db: Executor): Knex.QueryBuilder {
+  return db('resource_history as h')
+    .leftJoin('resources as r', function current() {
+      this.on('r.resource_type', 'h.resource_type').andOn('r.id', 'h.id').andOn('r.version_id', 'h.version_id');
+    })
+    .select([...COLUMNS.filter((c) => c !== 'content').map((c) => `h.${c}`), db.raw(`${HISTORY_CONTENT} as "content"`)]);
 }
