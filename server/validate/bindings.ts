@@ -1,4 +1,5 @@
 import { readDefinitionFile } from './definitions.js';
+import { TERMINOLOGY_FILES } from './prebuilt.js';
 
 /**
  * Code sets of the `required` bindings on `code` elements, expanded from the R4 ValueSets and
@@ -48,7 +49,7 @@ function expand(vs: Json, systems: ReadonlyMap<string, Json>): Set<string> | und
 export function expandValueSets(urls: ReadonlySet<string>): Map<string, ReadonlySet<string>> {
   const valueSets = new Map<string, Json>();
   const systems = new Map<string, Json>();
-  for (const file of ['valuesets.json', 'v3-codesystems.json']) {
+  for (const file of TERMINOLOGY_FILES) {
     for (const { resource: r } of readDefinitionFile(file).entry as Json[]) {
       if (r?.resourceType === 'ValueSet' && urls.has(r.url)) valueSets.set(r.url, r);
       else if (r?.resourceType === 'CodeSystem') systems.set(r.url, r);

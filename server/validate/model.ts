@@ -1,6 +1,7 @@
 import { expandValueSets } from './bindings.js';
 import { definitions, type Definitions, type ElementInfo, type TypeRef } from './definitions.js';
 import { compilePrimitive, type PrimitiveType } from './primitives.js';
+import { prebuilt } from './prebuilt.js';
 
 /**
  * Compiled validation models: for every complex type, resource type and backbone element,
@@ -60,7 +61,8 @@ interface State {
 
 let state: State | undefined;
 
-function requiredCodeValueSets(defs: Definitions): Set<string> {
+/** The ValueSets of the `required` bindings of `code` elements, whose codes the validator checks. */
+export function requiredCodeValueSets(defs: Definitions): Set<string> {
   const urls = new Set<string>();
   for (const t of defs.types.values()) {
     for (const e of t.elements) {
@@ -73,7 +75,7 @@ function requiredCodeValueSets(defs: Definitions): Set<string> {
 function getState(): State {
   if (state) return state;
   const defs = definitions();
-  const codeSets = expandValueSets(requiredCodeValueSets(defs));
+  const codeSets = prebuilt()?.codeSets ?? expandValueSets(requiredCodeValueSets(defs));
   state = { defs, tables: new Map(), models: new Map(), primitives: new Map(), codeSets };
   return state;
 }
