@@ -6,7 +6,7 @@ import { withBulkCheckpoints } from './checkpoints.js';
 import { listImportFiles } from './files.js';
 import { CommitFailed, CommitGroup } from './group.js';
 import { loadPrepared, type LoadContext } from './load.js';
-import { preparedUnits, type PreparingThread } from './pipeline.js';
+import { preparedUnits, type PreparingThread, type ScanShare } from './pipeline.js';
 import { asFailure, fromFailureData, type PreparedUnit } from './prepare.js';
 import { scanFiles } from './scan.js';
 import type { ImportFailure, ImportFile } from './types.js';
@@ -25,7 +25,8 @@ import type { ImportFailure, ImportFile } from './types.js';
  * Consecutive units share a transaction (`CommitGroup`), and are reported once that
  * transaction has committed. The second pass's reading, and each unit's resolution,
  * validation and staging, run on a thread of their own (prepare.ts, pipeline.ts),
- * ahead of the main thread, which writes.
+ * ahead of the main thread, which writes; that thread also scans the later half of the
+ * files in the first pass (`ScanShare`).
  *
  * See: https://hl7.org/fhir/R4/bundle.html, https://hl7.org/fhir/R4/nd-json.html and
  * https://hl7.org/fhir/uv/bulkdata/
@@ -47,7 +48,8 @@ export interface ImportOptions {
   /**
    * A preparing thread the caller started for the same files, with the same NDJSON
    * chunk size (`startPreparing`), before opening the database, so that it has loaded
-   * its definitions by the time the first pass is done; by default the import starts
+   * its definitions and scanned its share of the files by the time this thread has
+   * scanned its own; by default the import starts
    * one when it begins. The import stops it whatever happens.
    */
   preparing?: PreparingThread;
@@ -179,11 +181,12 @@ async function importInOrder(app: Core, files: ImportFile[], opts: ImportOptions
   const turn = turnsEvery(TURN_MS);
   await withBulkCheckpoints(app.db, async () => {
     try {
-      const scan = async () => {
-        const index = await scanFiles(files, (n) => opts.onScan?.(n, files.length));
-        resourcesTotal = index.resources;
+      const scan = async (share: ScanShare) => {
+        const index = await scanFiles(share.mine, (n) => opts.onScan?.(n, files.length));
+        resourcesTotal = index.resources + (await share.theirs());
+        opts.onScan?.(files.length, files.length);
         // Before the preparing thread resolves anything: it looks identifiers up meanwhile.
-        if (opts.deferIndexes !== false) deferral = await deferQueryIndexes(app.db, index.resources);
+        if (opts.deferIndexes !== false) deferral = await deferQueryIndexes(app.db, resourcesTotal);
         return index;
       };
       const thread = opts.preparing;

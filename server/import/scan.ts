@@ -67,6 +67,32 @@ export class ImportIndex {
     this.ids.set(id as string, same === undefined || same === key ? key : '');
   }
 
+  /**
+   * Adds what another index of the same import recorded (the first pass is shared between
+   * two threads, see pipeline.ts), as if its entries had been added here.
+   */
+  merge(other: ImportIndexData): void {
+    for (const [url, key] of other.urls) {
+      const known = this.urls.get(url);
+      this.urls.set(url, known === undefined || known === key ? key : '');
+    }
+    for (const [from, into] of [
+      [other.bySystem, this.bySystem],
+      [other.byValue, this.byValue],
+    ]) {
+      for (const [key, ids] of from) for (const id of typeof ids === 'string' ? [ids] : ids) addId(into, key, id);
+    }
+    for (const [key, ordinal] of other.lastSeen) {
+      const last = this.lastSeen.get(key);
+      if (last === undefined || last < ordinal) this.lastSeen.set(key, ordinal);
+    }
+    for (const [id, key] of other.ids) {
+      const same = this.ids.get(id);
+      this.ids.set(id, same === undefined || same === key ? key : '');
+    }
+    this.resources += other.resources;
+  }
+
   /** `Type/id` of the entry whose fullUrl is `url`; '' when several entries claim it. */
   target(url: string): string | undefined {
     return this.urls.get(url);

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { connect, type DatabaseLocation } from '../db/connect.js';
 import { useCustomSearchParameters } from '../search/registry.js';
 import { loadDefinitions, prepareFiles, type PrepareOptions } from './prepare.js';
-import { ImportIndex } from './scan.js';
+import { scanFiles, type ImportIndexData } from './scan.js';
 import type { ImportFile } from './types.js';
 import type { ToMain, ToWorker } from './pipeline.js';
 
@@ -17,6 +17,8 @@ export interface WorkerInput {
   files: ImportFile[];
   options: PrepareOptions;
   location: DatabaseLocation;
+  /** The first file of this thread's share of the first pass (pipeline.ts `ScanShare`). */
+  scanFrom: number;
 }
 
 const port = parentPort;
@@ -24,7 +26,8 @@ if (!port) throw new Error('server/import/worker.ts runs as a worker thread');
 const input = workerData as WorkerInput;
 const post = (m: ToMain) => port.postMessage(m);
 
-let index: ImportIndex | undefined;
+/** The main thread's part of the first pass's index, once sent. */
+let theirs: ImportIndexData | undefined;
 let credit = 0;
 let wake: (() => void) | undefined;
 port.on('message', (m: ToWorker) => {
@@ -32,7 +35,7 @@ port.on('message', (m: ToWorker) => {
     // The main thread's custom SearchParameters (known once it has opened the
     // database), so that both threads index alike.
     useCustomSearchParameters(m.searchParameters);
-    index = new ImportIndex(m.index);
+    theirs = m.index;
   } else credit += m.credit;
   wake?.();
 });
@@ -40,12 +43,15 @@ const until = async (ready: () => boolean) => {
   while (!ready()) await new Promise<void>((resolve) => (wake = resolve));
 };
 
-// While the main thread opens the database and scans the files.
+// While the main thread opens the database and scans its share of the files.
 loadDefinitions();
 const db = connect(input.location.url, { schema: input.location.schema, poolMax: 1 });
 try {
-  await until(() => index !== undefined);
-  await prepareFiles(input.files, index as ImportIndex, input.options, db.knex, {
+  const index = await scanFiles(input.files.slice(input.scanFrom));
+  post({ type: 'scanned', resources: index.resources });
+  await until(() => theirs !== undefined);
+  index.merge(theirs as ImportIndexData);
+  await prepareFiles(input.files, index, input.options, db.knex, {
     unit: async (file, unit, resources, lines) => {
       await until(() => credit > 0);
       credit--;

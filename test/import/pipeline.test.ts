@@ -4,7 +4,7 @@ import { connect } from '../../server/db/connect.js';
 import { importFiles } from '../../server/import/importer.js';
 import { listImportFiles } from '../../server/import/files.js';
 import { preparedUnits } from '../../server/import/pipeline.js';
-import { ImportIndex } from '../../server/import/scan.js';
+import { ImportIndex, scanFiles } from '../../server/import/scan.js';
 import { bindingWidth, indexBindings, setRowKeys } from '../../server/search/write.js';
 import { emptyIndexRows } from '../../server/search/types.js';
 import { bundle, FileSet, patient, uuid, uuidEntry } from './fixtures.js';
@@ -52,6 +52,37 @@ describe('index rows prepared on another thread', () => {
     setRowKeys(b, [1, 2, 3]);
     expect(b.token).toEqual(before);
     expect(column(setRowKeys(b, [9, 8, 7]).token, 0)).toEqual([9, 9, 8, 7]);
+  });
+});
+
+describe('the first pass, shared between the threads', () => {
+  let files: FileSet;
+  beforeEach(() => (files = new FileSet()));
+  afterEach(() => files.remove());
+
+  it('gives the same index in two parts, merged, as in one', async () => {
+    const [p, o, shared, twice] = [uuid(), uuid(), uuid(), uuid()];
+    const org = (name: string) => ({ resourceType: 'Organization', name, identifier: [{ system: 'urn:org', value: 'o-1' }] });
+    files.json('a.json', bundle([uuidEntry('Patient', p, patient('A')), uuidEntry('Organization', o, org('first')), uuidEntry('Patient', twice, patient('Early'))]));
+    // Another Organization with the same identifier, one fullUrl for two resources, a later copy.
+    files.json('b.json', bundle([uuidEntry('Organization', uuid(), org('second')), uuidEntry('Patient', shared, patient('B')), uuidEntry('Patient', twice, patient('Late'))]));
+    files.json('c.json', bundle([uuidEntry('Observation', shared, { resourceType: 'Observation', status: 'final', code: { text: 'x' } })]));
+    const list = await listImportFiles([files.dir]);
+    const whole = await scanFiles(list);
+    for (let at = 0; at <= list.length; at++) {
+      const later = await scanFiles(list.slice(at));
+      later.merge((await scanFiles(list.slice(0, at))).data());
+      expect(later.resources).toBe(whole.resources);
+      expect(later.byIdentifier('Organization', 'urn:org', 'o-1').sort()).toEqual(whole.byIdentifier('Organization', 'urn:org', 'o-1').sort());
+      expect(later.byIdentifier('Organization', 'urn:org', 'o-1')).toHaveLength(2);
+      expect(later.target(`urn:uuid:${shared}`)).toBe('');
+      expect(later.target(`urn:uuid:${p}`)).toBe(`Patient/${p}`);
+      expect(later.byId(shared)).toBe('');
+      expect(later.byId(o)).toBe(`Organization/${o}`);
+      expect(later.data().lastSeen).toEqual(whole.data().lastSeen);
+      expect(later.data().urls).toEqual(whole.data().urls);
+      expect(later.data().ids).toEqual(whole.data().ids);
+    }
   });
 });
 
