@@ -98,7 +98,7 @@ const HISTORY_COLUMNS = [...COLUMNS, 'method'];
 /**
  * The JSON of a resource's current version is kept once, in `resources`: its history row
  * holds `CURRENT` in place of the content, and receives the content when a newer version
- * supersedes it (`MOVE_TO_HISTORY`). No resource's JSON is ever empty, and a deletion's
+ * supersedes it (`moveToHistorySql`). No resource's JSON is ever empty, and a deletion's
  * row holds a stub resource, so the empty string marks nothing else. History rows
  * written before this rule hold their content whether current or not, and read alike.
  * An import's every resource was stored twice before: the same text in both tables was

@@ -31,9 +31,9 @@ export type ToMain =
 export type PreparedMessage = Exclude<ToMain, { type: 'done' } | { type: 'scanned' }>;
 
 /**
- * The first pass is shared: the preparing thread scans the later files (`files`
- * from `from`) once it has loaded its definitions, while this thread scans the earlier
- * ones (`mine`) once it has opened the database; this thread's index then goes to the
+ * The first pass is shared: the preparing thread scans the later files once it has
+ * loaded its definitions, while this thread scans the earlier ones (`mine`) once it has
+ * opened the database; this thread's index then goes to the
  * preparing thread, which merges the two. Split by bytes, each half takes about as
  * long, and the writing starts about when the slower half is done instead of after the
  * whole pass on this thread (docs/benchmarks.md, ingest).
@@ -85,15 +85,15 @@ export class PreparingThread {
     this.scanFrom = halfway(files);
     const input: WorkerInput = { files: [...files], options, location, scanFrom: this.scanFrom };
     this.worker = new Worker(workerEntry(), { workerData: input });
-    this.scanned = new Promise<number>((resolve, reject) => {
-      this.worker.on('message', (m: ToMain) => {
-        if (m.type === 'scanned') resolve(m.resources);
-        else this.queue.push(m);
-        this.notify();
-      });
-      this.worker.on('exit', () => reject(new Error("the import's preparing thread stopped before it had scanned its files")));
-    });
+    let scanned: (resources: number) => void = () => undefined;
+    let notScanned: (err: Error) => void = () => undefined;
+    this.scanned = new Promise<number>((resolve, reject) => ([scanned, notScanned] = [resolve, reject]));
     this.scanned.catch(() => undefined);
+    this.worker.on('message', (m: ToMain) => {
+      if (m.type === 'scanned') return scanned(m.resources);
+      this.queue.push(m);
+      this.notify();
+    });
     this.worker.on('error', (err) => {
       this.failure ??= err;
       this.notify();
@@ -101,6 +101,8 @@ export class PreparingThread {
     this.worker.on('exit', (code) => {
       this.exited = true;
       if (code !== 0) this.failure ??= new Error(`the import's preparing thread exited with code ${code}`);
+      // Settled already when the thread had scanned its files.
+      notScanned(this.failure ?? new Error("the import's preparing thread stopped before it had scanned its files"));
       this.notify();
     });
   }
