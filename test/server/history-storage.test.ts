@@ -96,6 +96,28 @@ describe.each(engines())('history storage on %s', (engine) => {
     expect((await fhirFetch(t, `Patient/${id}/_history/1`)).body.gender).toBe('female');
   });
 
+  it('keeps every version whole when many updates of one resource race', async () => {
+    const id = 'raced';
+    await fhirFetch(t, `Patient/${id}`, { method: 'PUT', body: { resourceType: 'Patient', id, gender: 'unknown' } });
+    const names = Array.from({ length: 20 }, (_, i) => `n${i}`);
+    const results = await Promise.all(
+      names.map((family) => fhirFetch(t, `Patient/${id}`, { method: 'PUT', body: { resourceType: 'Patient', id, name: [{ family }] } })),
+    );
+    // Racing updates may be refused (409, to retry), never lost in part.
+    const done = results.filter((r) => r.status === 200);
+    expect(done.length + results.filter((r) => r.status === 409).length).toBe(names.length);
+    const rows = await stored(id);
+    expect(rows.map((r) => Number(r.version_id))).toEqual(Array.from({ length: done.length + 1 }, (_, i) => i + 1));
+    expect(rows.filter((r) => r.content === '').map((r) => Number(r.version_id))).toEqual([done.length + 1]);
+    const families: string[] = [];
+    for (const r of rows.slice(1)) {
+      const v = await fhirFetch(t, `Patient/${id}/_history/${r.version_id}`);
+      expect(v.body.meta.versionId).toBe(String(r.version_id));
+      families.push(v.body.name[0].family);
+    }
+    expect(families.sort()).toEqual(done.map((r) => r.body.name[0].family).sort());
+  });
+
   it('puts the current JSON back into the history rows when migration 0013 is undone, and reads alike after it is redone', async () => {
     const id = 'migrated';
     await fhirFetch(t, `Patient/${id}`, { method: 'PUT', body: { resourceType: 'Patient', id, gender: 'female' } });
