@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { insertSql, runRows } from '../db/bulk.js';
 import type { Database } from '../db/connect.js';
 
 /**
@@ -28,6 +29,12 @@ export interface StatusRow {
   updated_at: string;
 }
 
+/** The columns of `StatusRow`, in insert order. */
+const STATUS_COLUMNS = ['resource_type', 'code', 'fingerprint', 'state', 'cursor_id', 'updated_at'] as const;
+const STATUS_UPSERT = `on conflict ("resource_type", "code") do update set ${STATUS_COLUMNS.slice(2)
+  .map((c) => `"${c}" = excluded."${c}"`)
+  .join(', ')}`;
+
 /** Creates both tables (migration `0005_search_param_status`). */
 export async function createSearchParamStatusTables(knex: Knex): Promise<void> {
   await knex.schema.createTable(STATUS_TABLE, (t) => {
@@ -56,7 +63,7 @@ export async function dropSearchParamStatusTables(knex: Knex): Promise<void> {
 
 /** Every status row. */
 export async function readStatusRows(exec: Knex | Knex.Transaction): Promise<StatusRow[]> {
-  return (await exec(STATUS_TABLE).select('resource_type', 'code', 'fingerprint', 'state', 'cursor_id', 'updated_at')) as StatusRow[];
+  return (await exec(STATUS_TABLE).select(...STATUS_COLUMNS)) as StatusRow[];
 }
 
 /** Tells every process that readiness changed; call it in the transaction that changed it. */
@@ -76,12 +83,12 @@ export async function readEpoch(db: Database): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-/** Writes rows in chunks (upsert on the key), well under either engine's bind limit. */
+/**
+ * Writes rows, upserting on the key, in the fixed-size multi-row statements of bulk
+ * writes (db/bulk.ts): a new database records all its parameters (about 1,400) at its
+ * first start, where knex's builder took longer to write the statement than to run it.
+ */
 export async function upsertStatusRows(exec: Knex | Knex.Transaction, rows: StatusRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 500) {
-    await exec(STATUS_TABLE)
-      .insert(rows.slice(i, i + 500))
-      .onConflict(['resource_type', 'code'])
-      .merge(['fingerprint', 'state', 'cursor_id', 'updated_at']);
-  }
+  const bindings = rows.flatMap((r) => STATUS_COLUMNS.map((c) => r[c]));
+  await runRows(exec, bindings, STATUS_COLUMNS.length, [64, 8, 1], (n) => insertSql(STATUS_TABLE, STATUS_COLUMNS, n, STATUS_UPSERT));
 }
