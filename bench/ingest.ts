@@ -102,22 +102,27 @@ async function commandImport(engine: string, data: string, commitResources: numb
   const fresh = await freshFor(engine);
   await fresh.db.close();
   const { script } = compiledServer();
-  const args = [script, 'import', ...(commitResources === undefined ? [] : ['--commit-size', String(commitResources)]), data];
+  // thread-cpu.cjs reports the CPU time of the process's threads at exit, on stderr.
+  const args = ['--require', join(ROOT, 'bench', 'thread-cpu.cjs'), script, 'import', ...(commitResources === undefined ? [] : ['--commit-size', String(commitResources)]), data];
   const env = { ...process.env, ...kilnEnv(fresh.url), KILN_LOG_LEVEL: 'warn' };
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const memory = procMemory(child.pid as number);
   let out = '';
+  let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const { peak, samples } = memory.stop();
   await fresh.drop();
-  if (code !== 0) throw new Error(`kiln import exited with ${code}: ${out.slice(0, 500)}`);
+  if (code !== 0) throw new Error(`kiln import exited with ${code}: ${out.slice(0, 500)}${err.slice(-1000)}`);
   // The summary line: "imported N resources from F files in S s (R/s); X failed; ...".
   const m = /imported (\d+) resources from (\d+) files.*?; (\d+) failed/.exec(out);
   if (!m) throw new Error(`no summary line in: ${out.slice(0, 500)}`);
-  return { resources: Number(m[1]), files: Number(m[2]), failed: Number(m[3]), seconds, peak, samples, label: fresh.label, line: out.trim().split('\n').pop() as string };
+  const cpu = /kiln-thread-cpu (\{.*\})/.exec(err);
+  const threads = cpu ? (JSON.parse(cpu[1]) as { main: number; all: number; helpers: number }) : undefined;
+  return { resources: Number(m[1]), files: Number(m[2]), failed: Number(m[3]), seconds, peak, samples, threads, label: fresh.label, line: out.trim().split('\n').pop() as string };
 }
 
 async function benchImport(engine: string, data: string, commitResources: number | undefined) {
@@ -215,6 +220,12 @@ async function main(): Promise<void> {
   console.log(`import:   node bin/kiln.js import: ${command.resources} resources (${command.failed} failed files) in ${command.seconds.toFixed(2)} s from start to exit${median} = ${rate(command.resources, command.seconds)}`);
   if (runs > 1) console.log(`          each run: ${commands.map((c) => `${c.seconds.toFixed(2)} s`).join(', ')}`);
   console.log(`          its summary: ${command.line}`);
+  if (command.threads) {
+    const { all, main, helpers } = command.threads;
+    console.log(
+      `cpu:      ${all.toFixed(2)} s of CPU in ${command.seconds.toFixed(2)} s (${(all / command.seconds).toFixed(2)} cores): main thread ${main.toFixed(2)} s, V8 helper threads ${helpers.toFixed(2)} s, the rest (the preparing thread) ${(all - main - helpers).toFixed(2)} s`,
+    );
+  }
   const peak = Math.max(...commands.map((c) => c.peak));
   console.log(`memory:   peak RSS ${(peak / MB).toFixed(0)} MB over the runs; RSS during the median run ${(Math.min(...command.samples) / MB).toFixed(0)}..${(Math.max(...command.samples) / MB).toFixed(0)} MB (${command.samples.length} samples)`);
   console.log(

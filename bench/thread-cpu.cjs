@@ -1,4 +1,5 @@
-// Preloaded (`node --require bench/thread-cpu.cjs`) by bench/ingest-pairs.ts into each
+// Preloaded (`node --require bench/thread-cpu.cjs`) by bench/ingest.ts and
+// bench/ingest-pairs.ts into each
 // `kiln import` it runs: at exit, writes one line to stderr with the CPU time (user +
 // system, seconds, from /proc) of the main thread, of the whole process, and of V8's
 // and libuv's helper threads (named "node"; garbage collection runs there). Linux only.
