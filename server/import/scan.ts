@@ -52,19 +52,14 @@ export class ImportIndex {
     const { resourceType: type, id } = entry.resource;
     const key = `${type}/${id}`;
     this.resources++;
-    if (entry.fullUrl !== undefined) {
-      const known = this.urls.get(entry.fullUrl);
-      // One fullUrl naming two resources cannot be resolved; '' marks it so.
-      this.urls.set(entry.fullUrl, known === undefined || known === key ? key : '');
-    }
+    // One fullUrl naming two resources cannot be resolved; '' marks it so.
+    if (entry.fullUrl !== undefined) claim(this.urls, entry.fullUrl, key);
     for (const { system, value } of identifiersOf(entry.resource)) {
       addId(this.bySystem, `${type}|${system ?? ''}|${value}`, id as string);
       addId(this.byValue, `${type}|${value}`, id as string);
     }
-    const last = this.lastSeen.get(key);
-    if (last === undefined || last < entry.ordinal) this.lastSeen.set(key, entry.ordinal);
-    const same = this.ids.get(id as string);
-    this.ids.set(id as string, same === undefined || same === key ? key : '');
+    latest(this.lastSeen, key, entry.ordinal);
+    claim(this.ids, id as string, key);
   }
 
   /**
@@ -72,24 +67,15 @@ export class ImportIndex {
    * two threads, see pipeline.ts), as if its entries had been added here.
    */
   merge(other: ImportIndexData): void {
-    for (const [url, key] of other.urls) {
-      const known = this.urls.get(url);
-      this.urls.set(url, known === undefined || known === key ? key : '');
-    }
+    for (const [url, key] of other.urls) claim(this.urls, url, key);
     for (const [from, into] of [
       [other.bySystem, this.bySystem],
       [other.byValue, this.byValue],
     ]) {
       for (const [key, ids] of from) for (const id of typeof ids === 'string' ? [ids] : ids) addId(into, key, id);
     }
-    for (const [key, ordinal] of other.lastSeen) {
-      const last = this.lastSeen.get(key);
-      if (last === undefined || last < ordinal) this.lastSeen.set(key, ordinal);
-    }
-    for (const [id, key] of other.ids) {
-      const same = this.ids.get(id);
-      this.ids.set(id, same === undefined || same === key ? key : '');
-    }
+    for (const [key, ordinal] of other.lastSeen) latest(this.lastSeen, key, ordinal);
+    for (const [id, key] of other.ids) claim(this.ids, id, key);
     this.resources += other.resources;
   }
 
@@ -127,6 +113,18 @@ export interface ImportIndexData {
   lastSeen: Map<string, number>;
   ids: Map<string, string>;
   resources: number;
+}
+
+/** Records that `key` names `value`; '' once it has named two different values (or `value` is ''). */
+function claim(map: Map<string, string>, key: string, value: string): void {
+  const known = map.get(key);
+  map.set(key, known === undefined || known === value ? value : '');
+}
+
+/** Keeps the greatest ordinal seen for `key`. */
+function latest(map: Map<string, number>, key: string, ordinal: number): void {
+  const last = map.get(key);
+  if (last === undefined || last < ordinal) map.set(key, ordinal);
 }
 
 function addId(map: Map<string, string | Set<string>>, key: string, id: string): void {
