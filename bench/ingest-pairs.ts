@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compiledServer, median } from './lib.js';
+import { compiledServer, median, threadCpu, THREAD_CPU_PRELOAD, type ThreadCpu } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,14 +31,10 @@ const { values } = parseArgs({
 });
 if (!values.against) throw new Error('--against DIR: a checkout of another commit, built (npm ci)');
 const pairs = Number(values.pairs);
-const PRELOAD = resolve('bench/thread-cpu.cjs');
 
-interface Run {
+interface Run extends ThreadCpu {
   wall: number;
   summary: number;
-  all: number;
-  main: number;
-  helpers: number;
 }
 
 /** One import by the checkout at `dir` into a fresh SQLite file. */
@@ -47,7 +43,7 @@ async function run(dir: string): Promise<Run> {
   try {
     const env = { ...process.env, DATABASE_URL: `sqlite:${join(tmp, 'kiln.sqlite')}`, KILN_SAMPLE_DATA: 'false', KILN_LOG_LEVEL: 'warn' };
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, ['--require', PRELOAD, join(dir, 'bin/kiln.js'), 'import', values.data as string], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--require', THREAD_CPU_PRELOAD, join(dir, 'bin/kiln.js'), 'import', values.data as string], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
@@ -55,9 +51,9 @@ async function run(dir: string): Promise<Run> {
     const wall = Number(process.hrtime.bigint() - started) / 1e9;
     if (code !== 0) throw new Error(`${dir}: kiln import exited with ${code}: ${out.slice(-500)}`);
     const summary = /imported \d+ resources from \d+ files in ([\d.]+) s/.exec(out);
-    const cpu = /kiln-thread-cpu (\{.*\})/.exec(out);
+    const cpu = threadCpu(out);
     if (!summary || !cpu) throw new Error(`${dir}: no summary line or CPU times in: ${out.slice(-500)}`);
-    return { wall, summary: Number(summary[1]), ...(JSON.parse(cpu[1]) as { main: number; all: number; helpers: number }) };
+    return { wall, summary: Number(summary[1]), ...cpu };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -33,7 +33,7 @@ import { loadConfig } from '../server/config.js';
 import { bulkObserver } from '../server/db/bulk.js';
 import type { Database } from '../server/db/connect.js';
 import { freshDatabase } from '../test/helpers/db.js';
-import { compiledServer, kilnEnv } from './lib.js';
+import { compiledServer, kilnEnv, threadCpu, THREAD_CPU_PRELOAD } from './lib.js';
 import { importPaths } from '../server/import/importer.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -102,8 +102,7 @@ async function commandImport(engine: string, data: string, commitResources: numb
   const fresh = await freshFor(engine);
   await fresh.db.close();
   const { script } = compiledServer();
-  // thread-cpu.cjs reports the CPU time of the process's threads at exit, on stderr.
-  const args = ['--require', join(ROOT, 'bench', 'thread-cpu.cjs'), script, 'import', ...(commitResources === undefined ? [] : ['--commit-size', String(commitResources)]), data];
+  const args = ['--require', THREAD_CPU_PRELOAD, script, 'import', ...(commitResources === undefined ? [] : ['--commit-size', String(commitResources)]), data];
   const env = { ...process.env, ...kilnEnv(fresh.url), KILN_LOG_LEVEL: 'warn' };
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -120,8 +119,7 @@ async function commandImport(engine: string, data: string, commitResources: numb
   // The summary line: "imported N resources from F files in S s (R/s); X failed; ...".
   const m = /imported (\d+) resources from (\d+) files.*?; (\d+) failed/.exec(out);
   if (!m) throw new Error(`no summary line in: ${out.slice(0, 500)}`);
-  const cpu = /kiln-thread-cpu (\{.*\})/.exec(err);
-  const threads = cpu ? (JSON.parse(cpu[1]) as { main: number; all: number; helpers: number }) : undefined;
+  const threads = threadCpu(err);
   return { resources: Number(m[1]), files: Number(m[2]), failed: Number(m[3]), seconds, peak, samples, threads, label: fresh.label, line: out.trim().split('\n').pop() as string };
 }
 

@@ -7,6 +7,7 @@ import autocannon from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { clientAssertion, keyPair, type BackendClient } from '../test/helpers/auth.js';
 
 /** A port the OS just handed out and released, for a child process to listen on. */
@@ -253,4 +254,22 @@ export async function load(url: string, label: string, headers: Record<string, s
   const line = { label, 'req/s': Math.round(result.requests.average), 'p50 ms': result.latency.p50, 'p99 ms': result.latency.p99, errors: result.errors + result.non2xx, ...(cpu === undefined ? {} : { 'server CPU µs/request': cpu }) };
   console.log(JSON.stringify(line));
   return line;
+}
+
+/** Preload (`node --require`) that makes a process report its threads' CPU time at exit (`threadCpu`). */
+export const THREAD_CPU_PRELOAD = fileURLToPath(new URL('./thread-cpu.cjs', import.meta.url));
+
+/** CPU seconds of a process's threads, as `THREAD_CPU_PRELOAD` reported them in `stderr`. */
+export interface ThreadCpu {
+  /** The whole process. */
+  all: number;
+  main: number;
+  /** V8's and libuv's helper threads (garbage collection). */
+  helpers: number;
+}
+
+/** The report `THREAD_CPU_PRELOAD` wrote into `stderr`, if it is there. */
+export function threadCpu(stderr: string): ThreadCpu | undefined {
+  const m = /kiln-thread-cpu (\{.*\})/.exec(stderr);
+  return m ? (JSON.parse(m[1]) as ThreadCpu) : undefined;
 }
